@@ -46,7 +46,7 @@ func familyOf(a netip.Addr) string {
 func (l *problemList) parseAddr(path, s string, f family) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" || a.Is4In6() {
-		l.add(path, "%q is not an %s address", s, f)
+		l.add(path, "%q is not an IP address", s)
 		return netip.Addr{}, false
 	}
 	if !f.matches(a) {
@@ -60,11 +60,7 @@ func (l *problemList) parseAddr(path, s string, f family) (netip.Addr, bool) {
 func (l *problemList) parsePrefix(path, s string, f family) (netip.Prefix, bool) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
-		if f == anyFamily {
-			l.add(path, "%q is not a CIDR", s)
-		} else {
-			l.add(path, "%q is not an %s CIDR", s, f)
-		}
+		l.add(path, "%q is not a CIDR", s)
 		return netip.Prefix{}, false
 	}
 	if !f.matches(p.Addr()) {

@@ -211,7 +211,7 @@ func (v *validator) networks() {
 		} else if !dockerName.MatchString(n.Name) {
 			v.add(p+".name", "%q is not a valid docker network name", n.Name)
 		}
-		names.check(&v.problemList, p+".name", "network name", n.Name)
+		names.check(&v.problemList, fmt.Sprintf("networks[%d].name", i), "network name", n.Name)
 		if n.Driver != DriverBridge && n.Driver != DriverMacvlan {
 			v.add(p+".driver", "%q is not one of %s, %s", n.Driver, DriverBridge, DriverMacvlan)
 		}
@@ -595,7 +595,7 @@ func (v *validator) vlans() {
 		} else if !dnsLabel.MatchString(vl.Name) {
 			v.add(p+".name", "%q is not a valid VLAN name (lowercase letters, digits and '-')", vl.Name)
 		}
-		names.check(&v.problemList, p+".name", "VLAN name", vl.Name)
+		names.check(&v.problemList, fmt.Sprintf("tmm.vlans[%d].name", i), "VLAN name", vl.Name)
 		if vl.Internal {
 			internal++
 		} else {
@@ -716,7 +716,7 @@ func (v *validator) tenants() {
 		if !dnsLabel.MatchString(tn.Namespace) {
 			v.add(p+".namespace", "%q is not a valid Kubernetes namespace name (RFC 1123 label)", tn.Namespace)
 		}
-		namespaces.check(&v.problemList, p+".namespace", "namespace", tn.Namespace)
+		namespaces.check(&v.problemList, fmt.Sprintf("tenants[%d].namespace", i), "namespace", tn.Namespace)
 		if tn.Namespace == v.t.SPK.Namespace {
 			v.add(p+".namespace", "%q is the SPK namespace (spk.namespace)", tn.Namespace)
 		}
