@@ -1,0 +1,12 @@
+// Command spklab builds and tests the F5 SPK workshop lab on one machine.
+package main
+
+import (
+	"os"
+
+	"github.com/spklab/spklab/internal/cli"
+)
+
+func main() {
+	os.Exit(cli.Execute())
+}
