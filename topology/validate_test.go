@@ -157,7 +157,11 @@ func TestValidateRules(t *testing.T) {
 			want: `client.network: "lan" is not a network (networks: client-net, external-net, egress-net)`},
 		{name: "client without router", mutate: func(t *Topology) { t.Router.Interfaces = t.Router.Interfaces[1:] },
 			want: `client.network: the router has no untagged interface on client-net (the client's default route goes through it)`},
-		{name: "syslog unreachable from TMM", mutate: func(t *Topology) { t.Syslog.Network = "client-net"; t.Syslog.IPv4 = "198.51.100.200"; t.Router.Announce = nil },
+		{name: "syslog unreachable from TMM", mutate: func(t *Topology) {
+			t.Syslog.Network = "client-net"
+			t.Syslog.IPv4 = "198.51.100.200"
+			t.Router.Announce = nil
+		},
 			want: `syslog.ipv4: 198.51.100.200 is not reachable from TMM: it is in no TMM VLAN subnet and in no prefix the router announces`},
 		{name: "router VLAN without TMM VLAN", mutate: func(t *Topology) {
 			t.Router.Interfaces = append(t.Router.Interfaces, RouterInterface{Network: "external-net", VLAN: 77, IPv4: "10.7.7.1"})

@@ -67,8 +67,8 @@ Exit status 0 when valid; 1 with one "path: reason" line per problem on stderr.`
 }
 
 type validationReport struct {
-	Source   string             `json:"source"`
-	Valid    bool               `json:"valid"`
+	Source   string            `json:"source"`
+	Valid    bool              `json:"valid"`
 	Problems topology.Problems `json:"problems"`
 }
 
