@@ -700,6 +700,11 @@ func (v *validator) bgp() {
 		} else if nb.ASN != v.t.Router.ASN {
 			v.add(p+".asn", "%d but the router %s is AS %d", nb.ASN, v.t.RouterContainer(), v.t.Router.ASN)
 		}
+		if nb.Password != "" && (len(nb.Password) > 80 || strings.ContainsFunc(nb.Password, func(r rune) bool { return r <= ' ' || r > '~' })) {
+			v.add(p+".password", "may hold only 1–80 printable ASCII characters without spaces")
+		} else if i > 0 && nb.Password != b.Neighbors[0].Password {
+			v.add(p+".password", "differs from neighbors[0]'s; the router's one peer group for TMM sessions holds one password")
+		}
 		if !nb.AcceptsIPv4 && !nb.AcceptsIPv6 {
 			v.add(p, "accepts neither IPv4 nor IPv6 routes (set acceptsIPv4 or acceptsIPv6)")
 		}

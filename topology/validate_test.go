@@ -96,6 +96,10 @@ func TestValidateRules(t *testing.T) {
 			want: `tmm.bgp.neighbors[1].asn: 65501 but the router infra-frr-1 is AS 65500`},
 		{name: "graceful restart time", mutate: func(t *Topology) { t.TMM.BGP.GracefulRestart.RestartTime = 5000 },
 			want: `tmm.bgp.gracefulRestart.restartTime: 5000 is out of range 1–4095 seconds`},
+		{name: "password with space", mutate: func(t *Topology) { t.TMM.BGP.Neighbors[0].Password = "a b" },
+			want: `tmm.bgp.neighbors[0].password: may hold only 1–80 printable ASCII characters without spaces`},
+		{name: "passwords differ", mutate: func(t *Topology) { t.TMM.BGP.Neighbors[0].Password = "s3cret" },
+			want: `tmm.bgp.neighbors[1].password: differs from neighbors[0]'s; the router's one peer group for TMM sessions holds one password`},
 		// Replicas against self IP rows and SNAT rows.
 		{name: "too few self IPs", mutate: func(t *Topology) { t.TMM.VLANs[1].SelfIPs = t.TMM.VLANs[1].SelfIPs[:1] },
 			want: `tmm.vlans[egress].selfIPs: 1 entries for 2 TMM replicas (entry i is replica i's self IP)`},

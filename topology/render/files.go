@@ -1,0 +1,58 @@
+// Package render turns a topology into the files and specs the lab runs from:
+// kind config, docker networks, compose project, FRR config, Multus NADs,
+// diagrams.
+package render
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+)
+
+// File is one rendered file of a directory the lab mounts or runs from.
+type File struct {
+	// Name is relative to that directory, e.g. "frr.conf".
+	Name string
+	Mode os.FileMode
+	Data []byte
+}
+
+// parseFamilyAddr parses s as an address of the family wanted (4 or 6) and
+// returns it in canonical form, which is also how iproute2 prints it.
+func parseFamilyAddr(what, s string, family int) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" || a.Is4In6() {
+		return netip.Addr{}, fmt.Errorf("%s: %q is not an IP address", what, s)
+	}
+	if (family == 4 && !a.Is4()) || (family == 6 && !a.Is6()) {
+		return netip.Addr{}, fmt.Errorf("%s: %q is not an IPv%d address", what, s, family)
+	}
+	return a, nil
+}
+
+// parseCIDR parses s as a canonical CIDR (no host bits set).
+func parseCIDR(what, s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("%s: %q is not a CIDR", what, s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%s: %q has host bits set", what, s)
+	}
+	return p, nil
+}
+
+// checkToken rejects what cannot be written as one token into a config file
+// or shell script without changing its meaning.
+func checkToken(what, s string) error {
+	if s == "" {
+		return fmt.Errorf("%s is empty", what)
+	}
+	if strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r))
+	}) {
+		return fmt.Errorf("%s: %q may hold only letters, digits, '-', '_' and '.'", what, s)
+	}
+	return nil
+}
