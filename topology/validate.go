@@ -282,17 +282,11 @@ func (v *validator) attachment(path string, n Network, s4, s6 netip.Prefix, ifac
 		}
 	}
 	if a.VLAN != 0 {
-		if a.VLAN < 1 || a.VLAN > MaxVLANTag {
-			v.add(path+".vlan", "%d is out of range 1–%d", a.VLAN, MaxVLANTag)
-			return
-		}
-		vl := v.t.VLANByTag(n.Name, a.VLAN)
-		if vl == nil {
-			v.add(path+".vlan", "no TMM VLAN with tag %d runs over %s", a.VLAN, n.Name)
-			return
-		}
 		// Node addresses live on the tagged VLAN, in its subnets.
-		s4, s6 = v.t.VLANSubnets(*vl)
+		var ok bool
+		if s4, s6, ok = v.taggedVLANSubnets(path+".vlan", n.Name, a.VLAN); !ok {
+			return
+		}
 	}
 	seenAddr := uniqueNames{}
 	for i, na := range a.Addresses {
@@ -308,6 +302,22 @@ func (v *validator) attachment(path string, n Network, s4, s6 netip.Prefix, ifac
 	if a.Annotation != "" && strings.ContainsAny(a.Annotation, " \t\n") {
 		v.add(path+".annotation", "%q is not an annotation key", a.Annotation)
 	}
+}
+
+// taggedVLANSubnets resolves the subnets of the TMM VLAN with that tag on the
+// network, for addresses a router or node puts on that VLAN.
+func (v *validator) taggedVLANSubnets(path, network string, tag int) (netip.Prefix, netip.Prefix, bool) {
+	if tag < 1 || tag > MaxVLANTag {
+		v.add(path, "%d is out of range 1–%d", tag, MaxVLANTag)
+		return netip.Prefix{}, netip.Prefix{}, false
+	}
+	vl := v.t.VLANByTag(network, tag)
+	if vl == nil {
+		v.add(path, "no TMM VLAN with tag %d runs over %s", tag, network)
+		return netip.Prefix{}, netip.Prefix{}, false
+	}
+	s4, s6 := v.t.VLANSubnets(*vl)
+	return s4, s6, true
 }
 
 // familyHost checks an optional address of family f that must sit in subnet;
@@ -418,16 +428,10 @@ func (v *validator) router() {
 		}
 		s4, s6 := n.Subnets()
 		if ri.VLAN != 0 {
-			if ri.VLAN < 1 || ri.VLAN > MaxVLANTag {
-				v.add(p+".vlan", "%d is out of range 1–%d", ri.VLAN, MaxVLANTag)
+			var ok bool
+			if s4, s6, ok = v.taggedVLANSubnets(p+".vlan", n.Name, ri.VLAN); !ok {
 				continue
 			}
-			vl := v.t.VLANByTag(n.Name, ri.VLAN)
-			if vl == nil {
-				v.add(p+".vlan", "no TMM VLAN with tag %d runs over %s", ri.VLAN, n.Name)
-				continue
-			}
-			s4, s6 = v.t.VLANSubnets(*vl)
 		}
 		v.familyHost(p+".ipv4", ri.IPv4, ipv4Only, s4, "its network has no IPv4 subnet")
 		v.familyHost(p+".ipv6", ri.IPv6, ipv6Only, s6, "its network has no IPv6 subnet")

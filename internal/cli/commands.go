@@ -123,8 +123,8 @@ func newRenderCommand(o *options) *cobra.Command {
 The topology is validated first; a topology with problems renders nothing.`,
 		Args: cobra.NoArgs,
 	}
-	var output string
 	dataCmd := func(use, short string, formats []string, render func(*topology.Topology, string) ([]byte, error)) *cobra.Command {
+		var output string
 		c := &cobra.Command{
 			Use:   use,
 			Short: short,
