@@ -179,9 +179,12 @@ func SeedExample() *Topology {
 		GracefulRestart: GracefulRestart{Enabled: true, RestartTime: 120},
 		Neighbors:       []BGPNeighbor{{IP: "10.10.10.200", ASN: 200, EBGPMultihop: 10, AcceptsIPv4: true}},
 	}
-	rows := make([][]string, 0, 4)
-	for i := 1; i <= 4; i++ {
-		rows = append(rows, []string{fmt.Sprintf("10.10.10.%d", 10+i), fmt.Sprintf("2002::198:51:100:%d", 10+i)})
+	// snatpool1 exactly as the seed writes it (row 0 really is 10.200.1.1).
+	rows := [][]string{
+		{"10.200.1.1", "10.201.0.1"},
+		{"10.200.0.2", "10.201.0.2"},
+		{"10.200.0.3", "10.201.0.3"},
+		{"10.200.0.4", "10.201.0.4"},
 	}
 	t.Tenants = []Tenant{{
 		Namespace:  "spk-apps",
