@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/spklab/spklab/internal/ipcheck"
 )
 
 // Limits of the values Check accepts.
@@ -136,8 +139,8 @@ func (c *checker) vlan(v *F5SPKVlan) {
 			c.add(loc, fmt.Sprintf("spec.interfaces[%d]", i), `%q is not a TMM interface like "1.1" (1.N is the TMM pod's N-th network attachment)`, ifc)
 		}
 	}
-	c.selfIPs(loc, "selfip_v4s", "prefixlen_v4", s.SelfIPv4s, s.PrefixLenV4, ipv4Only)
-	c.selfIPs(loc, "selfip_v6s", "prefixlen_v6", s.SelfIPv6s, s.PrefixLenV6, ipv6Only)
+	c.selfIPs(loc, "selfip_v4s", "prefixlen_v4", s.SelfIPv4s, s.PrefixLenV4, ipcheck.IPv4)
+	c.selfIPs(loc, "selfip_v6s", "prefixlen_v6", s.SelfIPv6s, s.PrefixLenV6, ipcheck.IPv6)
 	if s.MTU != 0 && (s.MTU < MinMTU || s.MTU > MaxMTU) {
 		c.add(loc, "spec.mtu", "%d is out of range %d–%d", s.MTU, MinMTU, MaxMTU)
 	}
@@ -148,7 +151,7 @@ func (c *checker) vlan(v *F5SPKVlan) {
 
 // selfIPs checks one family's self IP list (element i is replica i's) and
 // its prefix length.
-func (c *checker) selfIPs(loc, list, lenField string, ips []string, prefixLen int32, f family) {
+func (c *checker) selfIPs(loc, list, lenField string, ips []string, prefixLen int32, f ipcheck.Family) {
 	seen := map[netip.Addr]int{}
 	for i, s := range ips {
 		p := fmt.Sprintf("spec.%s[%d]", list, i)
@@ -162,7 +165,7 @@ func (c *checker) selfIPs(loc, list, lenField string, ips []string, prefixLen in
 		}
 		seen[a] = i
 	}
-	maxLen := int32(f.bits())
+	maxLen := int32(f.Bits())
 	switch {
 	case prefixLen < 0 || prefixLen > maxLen:
 		c.add(loc, "spec."+lenField, "%d is out of range 1–%d", prefixLen, maxLen)
@@ -219,10 +222,10 @@ func (c *checker) ingress(in *F5SPKIngressTCP, vips map[string]string) {
 	}
 	for _, d := range []struct {
 		path, value string
-		f           family
+		f           ipcheck.Family
 	}{
-		{"spec.destinationAddress", s.DestinationAddress, ipv4Only},
-		{"spec.ipv6destinationAddress", s.IPv6DestinationAddress, ipv6Only},
+		{"spec.destinationAddress", s.DestinationAddress, ipcheck.IPv4},
+		{"spec.ipv6destinationAddress", s.IPv6DestinationAddress, ipcheck.IPv6},
 	} {
 		if d.value == "" {
 			continue
@@ -269,10 +272,8 @@ func (c *checker) seconds(loc, path string, v int64) {
 }
 
 func (c *checker) enum(loc, path, value string, allowed ...string) {
-	for _, a := range allowed {
-		if value == a {
-			return
-		}
+	if slices.Contains(allowed, value) {
+		return
 	}
 	c.add(loc, path, "%q is not one of %s", value, strings.Join(allowed, ", "))
 }
@@ -325,8 +326,8 @@ func (c *checker) snatpool(sp *F5SPKSnatpool) {
 		}
 		fams := make([]string, 0, len(row))
 		for j, a := range row {
-			if addr, ok := c.parseAddr(loc, fmt.Sprintf("%s[%d]", rp, j), a, anyFamily); ok {
-				fams = append(fams, familyOf(addr))
+			if addr, ok := c.parseAddr(loc, fmt.Sprintf("%s[%d]", rp, j), a, ipcheck.Any); ok {
+				fams = append(fams, ipcheck.FamilyOf(addr))
 			}
 		}
 		if len(fams) != len(row) {
@@ -362,16 +363,16 @@ func (c *checker) egress(e *F5SPKEgress) {
 		}
 	}
 	if s.NAT64Ipv6Subnet != "" {
-		c.parsePrefix(loc, "spec.nat64Ipv6Subnet", s.NAT64Ipv6Subnet, ipv6Only)
+		c.parsePrefix(loc, "spec.nat64Ipv6Subnet", s.NAT64Ipv6Subnet, ipcheck.IPv6)
 	}
 	if s.DNSNat46Ipv4Subnet != "" {
-		c.parsePrefix(loc, "spec.dnsNat46Ipv4Subnet", s.DNSNat46Ipv4Subnet, ipv4Only)
+		c.parsePrefix(loc, "spec.dnsNat46Ipv4Subnet", s.DNSNat46Ipv4Subnet, ipcheck.IPv4)
 	}
 	if s.DNSNat46SorryIp != "" {
-		c.parseAddr(loc, "spec.dnsNat46SorryIp", s.DNSNat46SorryIp, ipv4Only)
+		c.parseAddr(loc, "spec.dnsNat46SorryIp", s.DNSNat46SorryIp, ipcheck.IPv4)
 	}
 	for i, a := range s.DNSNat46PoolIps {
-		c.parseAddr(loc, fmt.Sprintf("spec.dnsNat46PoolIps[%d]", i), a, anyFamily)
+		c.parseAddr(loc, fmt.Sprintf("spec.dnsNat46PoolIps[%d]", i), a, ipcheck.Any)
 	}
 	for _, f := range []struct {
 		path string
@@ -394,7 +395,7 @@ func (c *checker) endpoints(se *StaticEndpoints) {
 	seen := map[string]int{}
 	for i, ep := range se.Endpoints {
 		p := fmt.Sprintf("endpoints[%d]", i)
-		a, ok := c.parseAddr(loc, p+".ip", ep.IP, anyFamily)
+		a, ok := c.parseAddr(loc, p+".ip", ep.IP, ipcheck.Any)
 		if ep.Port < 1 || ep.Port > 65535 {
 			c.add(loc, p+".port", "%d is out of range 1–65535", ep.Port)
 		} else if ok {
@@ -408,7 +409,7 @@ func (c *checker) endpoints(se *StaticEndpoints) {
 		if ep.NodeAddress == "" {
 			c.add(loc, p+".nodeAddress", "must not be empty (TMM sends the pod's packets to this node address)")
 		} else {
-			c.parseAddr(loc, p+".nodeAddress", ep.NodeAddress, anyFamily)
+			c.parseAddr(loc, p+".nodeAddress", ep.NodeAddress, ipcheck.Any)
 		}
 		if ep.Node != "" && (len(ep.Node) > 253 || !dnsSubdomain.MatchString(ep.Node)) {
 			c.add(loc, p+".node", "%q is not a valid node name", ep.Node)
@@ -416,73 +417,19 @@ func (c *checker) endpoints(se *StaticEndpoints) {
 	}
 }
 
-// family is an IP address family a field requires.
-type family int
-
-const (
-	anyFamily family = iota
-	ipv4Only
-	ipv6Only
-)
-
-func (f family) matches(a netip.Addr) bool {
-	switch f {
-	case ipv4Only:
-		return a.Is4()
-	case ipv6Only:
-		return a.Is6()
-	}
-	return true
-}
-
-func (f family) String() string {
-	switch f {
-	case ipv4Only:
-		return "IPv4"
-	case ipv6Only:
-		return "IPv6"
-	}
-	return "IP"
-}
-
-func (f family) bits() int {
-	if f == ipv4Only {
-		return 32
-	}
-	return 128
-}
-
-func familyOf(a netip.Addr) string {
-	if a.Is4() {
-		return "IPv4"
-	}
-	return "IPv6"
-}
-
 // parseAddr parses s as an address of family f, or records why not. Zones
 // and IPv4-mapped IPv6 addresses are refused: TMM has neither.
-func (c *checker) parseAddr(loc, path, s string, f family) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" || a.Is4In6() {
-		c.add(loc, path, "%q is not an IP address", s)
-		return netip.Addr{}, false
+func (c *checker) parseAddr(loc, path, s string, f ipcheck.Family) (netip.Addr, bool) {
+	a, why := ipcheck.Addr(s, f)
+	if why != "" {
+		c.add(loc, path, "%s", why)
 	}
-	if !f.matches(a) {
-		c.add(loc, path, "%q is not an %s address", s, f)
-		return netip.Addr{}, false
-	}
-	return a, true
+	return a, why == ""
 }
 
 // parsePrefix parses s as a canonical CIDR of family f, or records why not.
-func (c *checker) parsePrefix(loc, path, s string, f family) {
-	p, err := netip.ParsePrefix(s)
-	switch {
-	case err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6():
-		c.add(loc, path, "%q is not a CIDR", s)
-	case !f.matches(p.Addr()):
-		c.add(loc, path, "%q is not an %s CIDR", s, f)
-	case p.Masked() != p:
-		c.add(loc, path, "%q has host bits set (the subnet would be %s)", s, p.Masked())
+func (c *checker) parsePrefix(loc, path, s string, f ipcheck.Family) {
+	if _, why := ipcheck.Prefix(s, f); why != "" {
+		c.add(loc, path, "%s", why)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/spklab/spklab/internal/yamlerr"
 	"github.com/spklab/spklab/topology"
 )
 
@@ -312,157 +313,20 @@ func decodeDoc[T any](dec *yaml.Decoder, obj *T) (header, error) {
 	return d.header, err
 }
 
-var (
-	yamlLine         = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlUnknownField = regexp.MustCompile(`^field (\S+) not found in type (.+)$`)
-	yamlWrongType    = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
-)
-
 // yamlProblems turns a YAML error into "file:line: reason" problems.
 func yamlProblems(name string, err error) Problems {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	out := make(Problems, 0, len(msgs))
-	for _, m := range msgs {
-		line, reason := "", strings.TrimPrefix(strings.TrimSpace(m), "yaml: ")
-		if g := yamlLine.FindStringSubmatch(strings.TrimSpace(m)); g != nil {
-			line, reason = g[1], g[2]
+	issues := yamlerr.NewSchema(
+		reflect.TypeFor[document[F5SPKVlan]](), reflect.TypeFor[document[F5SPKIngressTCP]](),
+		reflect.TypeFor[document[F5SPKSnatpool]](), reflect.TypeFor[document[F5SPKEgress]](),
+		reflect.TypeFor[document[StaticEndpoints]](),
+	).Explain(err)
+	out := make(Problems, 0, len(issues))
+	for _, is := range issues {
+		reason := is.Reason
+		if is.UnknownField == "status" && slices.Contains(is.Known, "apiVersion") {
+			reason += "; status is written by the controller, not read from CR files"
 		}
-		if g := yamlUnknownField.FindStringSubmatch(reason); g != nil {
-			reason = unknownField(g[1], g[2])
-		} else if g := yamlWrongType.FindStringSubmatch(reason); g != nil {
-			if g[1] == "int" && goKind(g[3]) == "an integer" {
-				reason = fmt.Sprintf("%q is out of range for an %s", g[2], g[3])
-			} else if g[2] != "" {
-				reason = fmt.Sprintf("%q is a %s where %s is expected", g[2], yamlKind(g[1]), goKind(g[3]))
-			} else {
-				reason = fmt.Sprintf("a %s where %s is expected", yamlKind(g[1]), goKind(g[3]))
-			}
-		}
-		path := name
-		if line != "" {
-			path += ":" + line
-		}
-		out = append(out, Problem{Path: path, Reason: reason})
+		out = append(out, Problem{Path: is.At(name), Reason: reason})
 	}
 	return out
-}
-
-func unknownField(field, typeName string) string {
-	keys := knownKeys()[typeName]
-	if len(keys) == 0 {
-		return fmt.Sprintf("unknown field %q", field)
-	}
-	reason := fmt.Sprintf("unknown field %q (known fields here: %s)", field, strings.Join(keys, ", "))
-	if field == "status" && contains(keys, "apiVersion") {
-		reason += "; status is written by the controller, not read from CR files"
-	}
-	return reason
-}
-
-// knownKeys maps every struct type a document decodes into (named as yaml
-// names it in errors) to the keys it accepts, inline fields expanded.
-func knownKeys() map[string][]string {
-	out := map[string][]string{}
-	var walk func(reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || out[t.String()] != nil {
-			return
-		}
-		keys := yamlKeys(t, walk)
-		sort.Strings(keys)
-		out[t.String()] = keys
-	}
-	for _, t := range []reflect.Type{
-		reflect.TypeOf(document[F5SPKVlan]{}), reflect.TypeOf(document[F5SPKIngressTCP]{}),
-		reflect.TypeOf(document[F5SPKSnatpool]{}), reflect.TypeOf(document[F5SPKEgress]{}),
-		reflect.TypeOf(document[StaticEndpoints]{}),
-	} {
-		walk(t)
-	}
-	return out
-}
-
-// yamlKeys lists the keys of struct t, expanding inline fields, and walks
-// the types of the others.
-func yamlKeys(t reflect.Type, walk func(reflect.Type)) []string {
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		key, opts, _ := strings.Cut(tag, ",")
-		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
-			continue
-		}
-		if strings.Contains(opts, "inline") {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			keys = append(keys, yamlKeys(ft, walk)...)
-			continue
-		}
-		if key == "" {
-			key = strings.ToLower(f.Name)
-		}
-		keys = append(keys, key)
-		walk(f.Type)
-	}
-	return keys
-}
-
-func yamlKind(tag string) string {
-	switch tag {
-	case "str":
-		return "string"
-	case "int", "float":
-		return "number"
-	case "bool":
-		return "boolean"
-	case "seq":
-		return "list"
-	case "map":
-		return "mapping"
-	}
-	return tag
-}
-
-func goKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
-		return "an integer"
-	case t == "bool":
-		return "true or false"
-	case t == "string", isStringType(t):
-		return "a string"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	}
-	return "a mapping"
-}
-
-// isStringType reports the package's string enums (yaml names them spk.X).
-func isStringType(t string) bool {
-	switch strings.TrimPrefix(t, "spk.") {
-	case "AutoLasthop", "LoadBalancingMethod", "SNATType":
-		return true
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,12 +7,11 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
-	"sort"
 	"strconv"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/spklab/spklab/internal/yamlerr"
 )
 
 // Load reads a topology file (spklab.yaml). The file starts from the
@@ -57,106 +56,14 @@ func Parse(name string, data []byte) (*Topology, error) {
 	return t, nil
 }
 
-var (
-	yamlLine         = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-	yamlUnknownField = regexp.MustCompile(`^field (\S+) not found in type topology\.(\w+)$`)
-	yamlWrongType    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (.+)$")
-)
-
 // yamlProblems turns a YAML decoding error into "file:line: reason" problems.
 func yamlProblems(name string, err error) Problems {
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{err.Error()}
-	}
-	out := make(Problems, 0, len(msgs))
-	for _, m := range msgs {
-		line, reason := "", m
-		if g := yamlLine.FindStringSubmatch(strings.TrimSpace(m)); g != nil {
-			line, reason = g[1], g[2]
-		}
-		if g := yamlUnknownField.FindStringSubmatch(reason); g != nil {
-			reason = fmt.Sprintf("unknown field %q (%s)", g[1], fieldsOf(g[2]))
-		} else if g := yamlWrongType.FindStringSubmatch(reason); g != nil {
-			reason = fmt.Sprintf("%q is a %s where %s is expected", g[2], yamlKind(g[1]), goKind(g[3]))
-		}
-		path := name
-		if line != "" {
-			path += ":" + line
-		}
-		out = append(out, Problem{Path: path, Reason: reason})
+	issues := yamlerr.NewSchema(reflect.TypeFor[Topology]()).Explain(err)
+	out := make(Problems, 0, len(issues))
+	for _, is := range issues {
+		out = append(out, Problem{Path: is.At(name), Reason: is.Reason})
 	}
 	return out
-}
-
-// fieldsOf lists the YAML keys a topology type accepts.
-func fieldsOf(typeName string) string {
-	typ, ok := topologyTypes()[typeName]
-	if !ok {
-		return "not a field here"
-	}
-	var keys []string
-	for i := 0; i < typ.NumField(); i++ {
-		if k, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return "known fields here: " + strings.Join(keys, ", ")
-}
-
-// topologyTypes maps the name of every struct type reachable from Topology
-// to its type.
-func topologyTypes() map[string]reflect.Type {
-	types := map[string]reflect.Type{}
-	var walk func(reflect.Type)
-	walk = func(t reflect.Type) {
-		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
-			t = t.Elem()
-		}
-		if t.Kind() != reflect.Struct || types[t.Name()] != nil {
-			return
-		}
-		types[t.Name()] = t
-		for i := 0; i < t.NumField(); i++ {
-			walk(t.Field(i).Type)
-		}
-	}
-	walk(reflect.TypeOf(Topology{}))
-	return types
-}
-
-func yamlKind(tag string) string {
-	switch tag {
-	case "str":
-		return "string"
-	case "int", "float":
-		return "number"
-	case "bool":
-		return "boolean"
-	case "seq":
-		return "list"
-	case "map":
-		return "mapping"
-	}
-	return tag
-}
-
-func goKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "uint"):
-		return "an integer"
-	case t == "bool":
-		return "true or false"
-	case t == "string":
-		return "a string"
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	}
-	return "a mapping"
 }
 
 // lineOfKey returns the 1-based line of a top-level key, or 1.

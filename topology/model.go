@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/spklab/spklab/internal/ipcheck"
 )
 
 // NodeNames returns the node names kind gives the cluster's nodes, in order:
@@ -143,12 +145,12 @@ func (t *Topology) VLANSubnets(v VLAN) (v4, v6 netip.Prefix) {
 			}
 		}
 	}
-	return validPrefix(s4, ipv4Only), validPrefix(s6, ipv6Only)
+	return ipcheck.Valid(s4, ipcheck.IPv4), ipcheck.Valid(s6, ipcheck.IPv6)
 }
 
 // Subnets returns the network's valid subnets (zero when absent or invalid).
 func (n Network) Subnets() (v4, v6 netip.Prefix) {
-	return validPrefix(n.IPv4Subnet, ipv4Only), validPrefix(n.IPv6Subnet, ipv6Only)
+	return ipcheck.Valid(n.IPv4Subnet, ipcheck.IPv4), ipcheck.Valid(n.IPv6Subnet, ipcheck.IPv6)
 }
 
 // VLANByTag returns the TMM VLAN with that tag running over the network.

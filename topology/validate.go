@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/spklab/spklab/internal/ipcheck"
 )
 
 // Limits of the values Validate checks.
@@ -80,7 +83,7 @@ func (v *validator) claim(path string, a netip.Addr) {
 
 // host parses s as an address of family f inside subnet (when subnet is
 // valid) and claims it. Empty s is not checked.
-func (v *validator) host(path, s string, f family, subnet netip.Prefix) (netip.Addr, bool) {
+func (v *validator) host(path, s string, f ipcheck.Family, subnet netip.Prefix) (netip.Addr, bool) {
 	if s == "" {
 		return netip.Addr{}, false
 	}
@@ -119,10 +122,10 @@ func (v *validator) cluster() {
 	if !semver.MatchString(c.KubernetesVersion) {
 		v.add("cluster.kubernetesVersion", "%q is not a version like v1.32.0", c.KubernetesVersion)
 	}
-	if p, ok := v.parsePrefix("cluster.podSubnet", c.PodSubnet, anyFamily); ok {
+	if p, ok := v.parsePrefix("cluster.podSubnet", c.PodSubnet, ipcheck.Any); ok {
 		v.subnets = append(v.subnets, ownedPrefix{"cluster.podSubnet", p})
 	}
-	if p, ok := v.parsePrefix("cluster.serviceSubnet", c.ServiceSubnet, anyFamily); ok {
+	if p, ok := v.parsePrefix("cluster.serviceSubnet", c.ServiceSubnet, ipcheck.Any); ok {
 		v.subnets = append(v.subnets, ownedPrefix{"cluster.serviceSubnet", p})
 	}
 	controlPlanes := 0
@@ -157,7 +160,7 @@ func (v *validator) cluster() {
 	}
 	if _, _, effect, ok := SplitTaint(c.TMMNodeTaint); !ok {
 		v.add("cluster.tmmNodeTaint", "%q is not key=value:Effect", c.TMMNodeTaint)
-	} else if !contains(taintEffects, effect) {
+	} else if !slices.Contains(taintEffects, effect) {
 		v.add("cluster.tmmNodeTaint", "effect %q is not one of %s", effect, strings.Join(taintEffects, ", "))
 	}
 }
@@ -218,10 +221,10 @@ func (v *validator) networks() {
 		if n.IPv4Subnet == "" && n.IPv6Subnet == "" {
 			v.add(p, "needs ipv4Subnet or ipv6Subnet")
 		}
-		s4 := v.subnet(p+".ipv4Subnet", n.IPv4Subnet, ipv4Only)
-		s6 := v.subnet(p+".ipv6Subnet", n.IPv6Subnet, ipv6Only)
-		v.gateway(p+".ipv4Gateway", n.IPv4Gateway, ipv4Only, n.IPv4Subnet, s4)
-		v.gateway(p+".ipv6Gateway", n.IPv6Gateway, ipv6Only, n.IPv6Subnet, s6)
+		s4 := v.subnet(p+".ipv4Subnet", n.IPv4Subnet, ipcheck.IPv4)
+		s6 := v.subnet(p+".ipv6Subnet", n.IPv6Subnet, ipcheck.IPv6)
+		v.gateway(p+".ipv4Gateway", n.IPv4Gateway, ipcheck.IPv4, n.IPv4Subnet, s4)
+		v.gateway(p+".ipv6Gateway", n.IPv6Gateway, ipcheck.IPv6, n.IPv6Subnet, s6)
 		if n.Attach != nil {
 			v.attachment(p+".attach", n, s4, s6, ifaces)
 		}
@@ -229,7 +232,7 @@ func (v *validator) networks() {
 }
 
 // subnet parses an optional network subnet and records it for overlap checks.
-func (v *validator) subnet(path, s string, f family) netip.Prefix {
+func (v *validator) subnet(path, s string, f ipcheck.Family) netip.Prefix {
 	if s == "" {
 		return netip.Prefix{}
 	}
@@ -241,7 +244,7 @@ func (v *validator) subnet(path, s string, f family) netip.Prefix {
 	return p
 }
 
-func (v *validator) gateway(path, s string, f family, subnetText string, subnet netip.Prefix) {
+func (v *validator) gateway(path, s string, f ipcheck.Family, subnetText string, subnet netip.Prefix) {
 	if s == "" {
 		return
 	}
@@ -296,8 +299,8 @@ func (v *validator) attachment(path string, n Network, s4, s6 netip.Prefix, ifac
 			continue
 		}
 		seenAddr.check(&v.problemList, ap+".node", "node", na.Node)
-		v.familyHost(ap+".ipv4", na.IPv4, ipv4Only, s4, "the network has no IPv4 subnet")
-		v.familyHost(ap+".ipv6", na.IPv6, ipv6Only, s6, "the network has no IPv6 subnet")
+		v.familyHost(ap+".ipv4", na.IPv4, ipcheck.IPv4, s4, "the network has no IPv4 subnet")
+		v.familyHost(ap+".ipv6", na.IPv6, ipcheck.IPv6, s6, "the network has no IPv6 subnet")
 	}
 	if a.Annotation != "" && strings.ContainsAny(a.Annotation, " \t\n") {
 		v.add(path+".annotation", "%q is not an annotation key", a.Annotation)
@@ -322,7 +325,7 @@ func (v *validator) taggedVLANSubnets(path, network string, tag int) (netip.Pref
 
 // familyHost checks an optional address of family f that must sit in subnet;
 // an invalid subnet means the owner has no subnet of that family.
-func (v *validator) familyHost(path, s string, f family, subnet netip.Prefix, noSubnet string) {
+func (v *validator) familyHost(path, s string, f ipcheck.Family, subnet netip.Prefix, noSubnet string) {
 	if s == "" {
 		return
 	}
@@ -344,8 +347,8 @@ func (v *validator) tmmVLANSubnets() {
 		n := v.t.VLANNetwork(vl)
 		for _, f := range []struct {
 			field, value, networkValue string
-			fam                        family
-		}{{"ipv4Subnet", vl.IPv4Subnet, networkSubnet(n, ipv4Only), ipv4Only}, {"ipv6Subnet", vl.IPv6Subnet, networkSubnet(n, ipv6Only), ipv6Only}} {
+			fam                        ipcheck.Family
+		}{{"ipv4Subnet", vl.IPv4Subnet, networkSubnet(n, ipcheck.IPv4), ipcheck.IPv4}, {"ipv6Subnet", vl.IPv6Subnet, networkSubnet(n, ipcheck.IPv6), ipcheck.IPv6}} {
 			if f.value == "" {
 				continue
 			}
@@ -367,11 +370,11 @@ func (v *validator) tmmVLANSubnets() {
 	}
 }
 
-func networkSubnet(n *Network, f family) string {
+func networkSubnet(n *Network, f ipcheck.Family) string {
 	switch {
 	case n == nil:
 		return ""
-	case f == ipv4Only:
+	case f == ipcheck.IPv4:
 		return n.IPv4Subnet
 	}
 	return n.IPv6Subnet
@@ -412,7 +415,7 @@ func (v *validator) router() {
 	if r.RouterID == "" {
 		v.add("router.routerID", "must not be empty")
 	} else {
-		v.parseAddr("router.routerID", r.RouterID, ipv4Only)
+		v.parseAddr("router.routerID", r.RouterID, ipcheck.IPv4)
 	}
 	seen := uniqueNames{}
 	for i, ri := range r.Interfaces {
@@ -433,14 +436,14 @@ func (v *validator) router() {
 				continue
 			}
 		}
-		v.familyHost(p+".ipv4", ri.IPv4, ipv4Only, s4, "its network has no IPv4 subnet")
-		v.familyHost(p+".ipv6", ri.IPv6, ipv6Only, s6, "its network has no IPv6 subnet")
+		v.familyHost(p+".ipv4", ri.IPv4, ipcheck.IPv4, s4, "its network has no IPv4 subnet")
+		v.familyHost(p+".ipv6", ri.IPv6, ipcheck.IPv6, s6, "its network has no IPv6 subnet")
 	}
 	for i, s := range r.ListenRanges {
-		v.parsePrefix(fmt.Sprintf("router.listenRanges[%d]", i), s, anyFamily)
+		v.parsePrefix(fmt.Sprintf("router.listenRanges[%d]", i), s, ipcheck.Any)
 	}
 	for i, s := range r.Announce {
-		v.parsePrefix(fmt.Sprintf("router.announce[%d]", i), s, anyFamily)
+		v.parsePrefix(fmt.Sprintf("router.announce[%d]", i), s, ipcheck.Any)
 	}
 	if r.MaximumPaths < 1 || r.MaximumPaths > 64 {
 		v.add("router.maximumPaths", "%d is out of range 1–64", r.MaximumPaths)
@@ -481,8 +484,8 @@ func (v *validator) client() {
 		v.add("client", "needs ipv4 or ipv6")
 	}
 	s4, s6 := n.Subnets()
-	v.familyHost("client.ipv4", c.IPv4, ipv4Only, s4, "its network has no IPv4 subnet")
-	v.familyHost("client.ipv6", c.IPv6, ipv6Only, s6, "its network has no IPv6 subnet")
+	v.familyHost("client.ipv4", c.IPv4, ipcheck.IPv4, s4, "its network has no IPv4 subnet")
+	v.familyHost("client.ipv6", c.IPv6, ipcheck.IPv6, s6, "its network has no IPv6 subnet")
 	gw, ok := v.t.RouterInterfaceOn(c.Network)
 	if !ok {
 		v.add("client.network", "the router has no untagged interface on %s (the client's default route goes through it)", c.Network)
@@ -517,7 +520,7 @@ func (v *validator) syslog() {
 		v.add("syslog.ipv4", "must not be empty")
 		return
 	}
-	a, ok := v.host("syslog.ipv4", s.IPv4, ipv4Only, s4)
+	a, ok := v.host("syslog.ipv4", s.IPv4, ipcheck.IPv4, s4)
 	if !ok {
 		return
 	}
@@ -649,8 +652,8 @@ func (v *validator) selfIPs(p string, index int, vl VLAN) {
 		if first := vl.SelfIPs[0]; j > 0 && ((first.IPv4 == "") != (sip.IPv4 == "") || (first.IPv6 == "") != (sip.IPv6 == "")) {
 			v.add(sp, "has other address families than selfIPs[0]; every replica needs the same")
 		}
-		v.familyHost(sp+".ipv4", sip.IPv4, ipv4Only, s[0], "the VLAN has no IPv4 subnet")
-		v.familyHost(sp+".ipv6", sip.IPv6, ipv6Only, s[1], "the VLAN has no IPv6 subnet")
+		v.familyHost(sp+".ipv4", sip.IPv4, ipcheck.IPv4, s[0], "the VLAN has no IPv4 subnet")
+		v.familyHost(sp+".ipv6", sip.IPv6, ipcheck.IPv6, s[1], "the VLAN has no IPv6 subnet")
 	}
 }
 
@@ -690,7 +693,7 @@ func (v *validator) bgp() {
 		if nb.EBGPMultihop < 0 || nb.EBGPMultihop > 255 {
 			v.add(p+".ebgpMultihop", "%d is out of range 0–255", nb.EBGPMultihop)
 		}
-		a, ok := v.parseAddr(p+".ip", nb.IP, anyFamily)
+		a, ok := v.parseAddr(p+".ip", nb.IP, ipcheck.Any)
 		if !ok {
 			continue
 		}
@@ -778,8 +781,8 @@ func (v *validator) ingress(p string, ing *Ingress, vips uniqueNames) {
 	}
 	for _, f := range []struct {
 		field, value string
-		fam          family
-	}{{"ipv4", ing.IPv4, ipv4Only}, {"ipv6", ing.IPv6, ipv6Only}} {
+		fam          ipcheck.Family
+	}{{"ipv4", ing.IPv4, ipcheck.IPv4}, {"ipv6", ing.IPv6, ipcheck.IPv6}} {
 		if f.value == "" {
 			continue
 		}
@@ -833,11 +836,11 @@ func (v *validator) snatPool(p string, sp *SNATPool, pools uniqueNames) {
 		var fams []string
 		for j, s := range row {
 			ap := fmt.Sprintf("%s[%d]", rp, j)
-			a, ok := v.parseAddr(ap, s, anyFamily)
+			a, ok := v.parseAddr(ap, s, ipcheck.Any)
 			if !ok {
 				continue
 			}
-			fams = append(fams, familyOf(a))
+			fams = append(fams, ipcheck.FamilyOf(a))
 			if sub, inside := v.insideLabSubnet(a); inside && !v.onExternalVLAN(a) {
 				v.add(ap, "%s is inside %s, which TMM does not answer on; use an address outside the lab's subnets or on an external TMM VLAN", a, sub)
 				continue
@@ -857,15 +860,6 @@ func (v *validator) onExternalVLAN(a netip.Addr) bool {
 	for i, vl := range v.t.TMM.VLANs {
 		s := v.vlanSubnets[i]
 		if !vl.Internal && ((s[0].IsValid() && s[0].Contains(a)) || (s[1].IsValid() && s[1].Contains(a))) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}
