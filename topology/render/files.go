@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+
+	"github.com/spklab/spklab/internal/ipcheck"
 )
 
 // File is one rendered file of a directory the lab mounts or runs from.
@@ -21,24 +23,25 @@ type File struct {
 // parseFamilyAddr parses s as an address of the family wanted (4 or 6) and
 // returns it in canonical form, which is also how iproute2 prints it.
 func parseFamilyAddr(what, s string, family int) (netip.Addr, error) {
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" || a.Is4In6() {
-		return netip.Addr{}, fmt.Errorf("%s: %q is not an IP address", what, s)
+	f := ipcheck.Any
+	switch family {
+	case 4:
+		f = ipcheck.IPv4
+	case 6:
+		f = ipcheck.IPv6
 	}
-	if (family == 4 && !a.Is4()) || (family == 6 && !a.Is6()) {
-		return netip.Addr{}, fmt.Errorf("%s: %q is not an IPv%d address", what, s, family)
+	a, reason := ipcheck.Addr(s, f)
+	if reason != "" {
+		return netip.Addr{}, fmt.Errorf("%s: %s", what, reason)
 	}
 	return a, nil
 }
 
 // parseCIDR parses s as a canonical CIDR (no host bits set).
 func parseCIDR(what, s string) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(s)
-	if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("%s: %q is not a CIDR", what, s)
-	}
-	if p.Masked() != p {
-		return netip.Prefix{}, fmt.Errorf("%s: %q has host bits set", what, s)
+	p, reason := ipcheck.Prefix(s, ipcheck.Any)
+	if reason != "" {
+		return netip.Prefix{}, fmt.Errorf("%s: %s", what, reason)
 	}
 	return p, nil
 }
