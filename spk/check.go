@@ -49,6 +49,9 @@ func (o *Objects) Check() Problems {
 	for i := range o.Egresses {
 		c.egress(&o.Egresses[i])
 	}
+	for i := range o.Routes {
+		c.route(&o.Routes[i])
+	}
 	for i := range o.Endpoints {
 		c.endpoints(&o.Endpoints[i])
 	}
@@ -387,6 +390,37 @@ func (c *checker) egress(e *F5SPKEgress) {
 		}
 	}
 	c.vlanList(loc, "spec.vlans", s.VLANs)
+	if v, set := e.Annotations[AnnotationVXLANKey]; set {
+		if _, ok := e.VXLANKey(); !ok {
+			c.add(loc, "metadata.annotations["+AnnotationVXLANKey+"]", "%q is not a VXLAN key (an integer 1–%d)", v, MaxVXLANKey)
+		}
+	}
+}
+
+func (c *checker) route(r *F5SPKStaticRoute) {
+	loc := location(r.Source, KindStaticRoute, &r.ObjectMeta)
+	c.meta(loc, r.Source, KindStaticRoute, &r.ObjectMeta)
+	s := r.Spec
+	dst, ok := c.parseAddr(loc, "spec.destination", s.Destination, ipcheck.Any)
+	if ok {
+		bits := int32(dst.BitLen())
+		if s.PrefixLen < 0 || s.PrefixLen > bits {
+			c.add(loc, "spec.prefixLen", "%d is out of range 0–%d for %s", s.PrefixLen, bits, ipcheck.FamilyOf(dst))
+		} else if p := netip.PrefixFrom(dst, int(s.PrefixLen)); p.Masked() != p {
+			c.add(loc, "spec.destination", "%s has host bits set for /%d (the network is %s)", s.Destination, s.PrefixLen, p.Masked().Addr())
+		}
+	}
+	if s.Type != "" && s.Type != RouteTypeGateway {
+		c.add(loc, "spec.type", "%q is not supported (supported: %s)", s.Type, RouteTypeGateway)
+	}
+	if s.Gateway == "" {
+		c.add(loc, "spec.gateway", "must not be empty for a %s route", RouteTypeGateway)
+		return
+	}
+	gw, gok := c.parseAddr(loc, "spec.gateway", s.Gateway, ipcheck.Any)
+	if ok && gok && gw.Is4() != dst.Is4() {
+		c.add(loc, "spec.gateway", "%s is %s but the destination is %s", s.Gateway, ipcheck.FamilyOf(gw), ipcheck.FamilyOf(dst))
+	}
 }
 
 func (c *checker) endpoints(se *StaticEndpoints) {

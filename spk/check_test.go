@@ -73,6 +73,11 @@ spec:
   dnsNat46SorryIp: 192.168.1.1
   dnsRateLimit: 100
 `},
+	{"crs/route.yaml", `apiVersion: k8s.f5net.com/v1
+kind: F5SPKStaticRoute
+metadata: {name: to-clients, namespace: spk-ingress}
+spec: {destination: 198.51.100.0, prefixLen: 24, type: gateway, gateway: 192.0.2.250}
+`},
 	{"crs/endpoints.yaml", `apiVersion: spklab.io/v1alpha1
 kind: StaticEndpoints
 metadata: {name: nginx-app-svc, namespace: red}
@@ -259,6 +264,26 @@ func TestCheckRules(t *testing.T) {
 		{name: "endpoint twice", mutate: func(o *Objects) {
 			o.Endpoints[0].Endpoints = append(o.Endpoints[0].Endpoints, o.Endpoints[0].Endpoints[0])
 		}, want: `crs/endpoints.yaml:endpoints[1]: 10.244.1.5:80 is already endpoints[0]`},
+
+		// F5SPKEgress VXLAN key annotation.
+		{name: "vxlan key not a number", mutate: func(o *Objects) {
+			o.Egresses[0].Annotations = map[string]string{AnnotationVXLANKey: "red"}
+		}, want: `crs/egress.yaml:metadata.annotations[spklab.io/vxlan-key]: "red" is not a VXLAN key (an integer 1–16777215)`},
+		{name: "vxlan key too big", mutate: func(o *Objects) {
+			o.Egresses[0].Annotations = map[string]string{AnnotationVXLANKey: "16777216"}
+		}, want: `crs/egress.yaml:metadata.annotations[spklab.io/vxlan-key]: "16777216" is not a VXLAN key (an integer 1–16777215)`},
+
+		// F5SPKStaticRoute.
+		{name: "route destination host bits", mutate: func(o *Objects) { o.Routes[0].Spec.Destination = "198.51.100.1" },
+			want: `crs/route.yaml:spec.destination: 198.51.100.1 has host bits set for /24 (the network is 198.51.100.0)`},
+		{name: "route prefixLen range", mutate: func(o *Objects) { o.Routes[0].Spec.PrefixLen = 33 },
+			want: `crs/route.yaml:spec.prefixLen: 33 is out of range 0–32 for IPv4`},
+		{name: "route gateway family", mutate: func(o *Objects) { o.Routes[0].Spec.Gateway = "2001::192:0:2:250" },
+			want: `crs/route.yaml:spec.gateway: 2001::192:0:2:250 is IPv6 but the destination is IPv4`},
+		{name: "route gateway missing", mutate: func(o *Objects) { o.Routes[0].Spec.Gateway = "" },
+			want: `crs/route.yaml:spec.gateway: must not be empty for a gateway route`},
+		{name: "route type", mutate: func(o *Objects) { o.Routes[0].Spec.Type = "blackhole" },
+			want: `crs/route.yaml:spec.type: "blackhole" is not supported (supported: gateway)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -195,6 +195,13 @@ func supportedKinds() []kindInfo {
 			o.Egresses = append(o.Egresses, v)
 			return err
 		}},
+		{APIVersionStaticRoute, KindStaticRoute, func(dec *yaml.Decoder, o *Objects, src string) error {
+			var v F5SPKStaticRoute
+			h, err := decodeDoc(dec, &v)
+			v.TypeMeta, v.ObjectMeta, v.Source = h.typeMeta(), h.objectMeta(), src
+			o.Routes = append(o.Routes, v)
+			return err
+		}},
 		{APIVersionStaticEndpoints, KindStaticEndpoints, func(dec *yaml.Decoder, o *Objects, src string) error {
 			var v StaticEndpoints
 			h, err := decodeDoc(dec, &v)
@@ -318,7 +325,7 @@ func yamlProblems(name string, err error) Problems {
 	issues := yamlerr.NewSchema(
 		reflect.TypeFor[document[F5SPKVlan]](), reflect.TypeFor[document[F5SPKIngressTCP]](),
 		reflect.TypeFor[document[F5SPKSnatpool]](), reflect.TypeFor[document[F5SPKEgress]](),
-		reflect.TypeFor[document[StaticEndpoints]](),
+		reflect.TypeFor[document[F5SPKStaticRoute]](), reflect.TypeFor[document[StaticEndpoints]](),
 	).Explain(err)
 	out := make(Problems, 0, len(issues))
 	for _, is := range issues {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -56,9 +57,11 @@ func FromTopology(t *topology.Topology) *Objects {
 			ObjectMeta: labelledMeta(sp.Name, t.SPK.Namespace),
 			Spec:       F5SPKSnatpoolSpec{Name: sp.Name, AddressList: rows},
 		})
+		egressMeta := labelledMeta(tn.Namespace+"-egress", tn.Namespace)
+		egressMeta.Annotations = map[string]string{AnnotationVXLANKey: strconv.Itoa(tn.VXLANKey)}
 		o.Egresses = append(o.Egresses, F5SPKEgress{
 			TypeMeta:   typeMeta(APIVersionEgress, KindEgress),
-			ObjectMeta: labelledMeta(tn.Namespace+"-egress", tn.Namespace),
+			ObjectMeta: egressMeta,
 			Spec: F5SPKEgressSpec{
 				EgressSnatpool:   sp.Name,
 				SNATType:         SNATPool,
@@ -109,8 +112,8 @@ func labelledMeta(name, namespace string) metav1.ObjectMeta {
 }
 
 // YAML writes the objects as one multi-document stream of CR files, in the
-// order they are applied: VLANs, snatpools, egresses, ingresses, then static
-// endpoints. Only what a CR file holds is written (apiVersion, kind, name,
+// order they are applied: VLANs, snatpools, egresses, ingresses, static
+// routes, then static endpoints. Only what a CR file holds is written (apiVersion, kind, name,
 // namespace, labels, annotations, spec): status is the controller's.
 func (o *Objects) YAML() ([]byte, error) {
 	var buf bytes.Buffer
@@ -149,6 +152,13 @@ func (o *Objects) YAML() ([]byte, error) {
 		v := &o.Ingresses[i]
 		h := headerOf(v.TypeMeta, v.ObjectMeta)
 		if err := encode(h, document[F5SPKIngressTCP]{h, v}); err != nil {
+			return nil, err
+		}
+	}
+	for i := range o.Routes {
+		v := &o.Routes[i]
+		h := headerOf(v.TypeMeta, v.ObjectMeta)
+		if err := encode(h, document[F5SPKStaticRoute]{h, v}); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,10 @@
 package spk
 
 import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -19,7 +23,8 @@ const (
 	APIVersionSnatpool   = "k8s.f5net.com/v1"
 	// APIVersionEgress is the version the seed's example uses; v3 adds
 	// pseudoCNIConfig, which spklab's node agent replaces.
-	APIVersionEgress = "k8s.f5net.com/v2"
+	APIVersionEgress      = "k8s.f5net.com/v2"
+	APIVersionStaticRoute = "k8s.f5net.com/v1"
 	// APIVersionStaticEndpoints is spklab's own group, for standalone mode.
 	APIVersionStaticEndpoints = "spklab.io/v1alpha1"
 
@@ -27,6 +32,7 @@ const (
 	KindIngressTCP      = "F5SPKIngressTCP"
 	KindSnatpool        = "F5SPKSnatpool"
 	KindEgress          = "F5SPKEgress"
+	KindStaticRoute     = "F5SPKStaticRoute"
 	KindStaticEndpoints = "StaticEndpoints"
 )
 
@@ -43,6 +49,15 @@ const (
 	LabelManagedBy  = "app.kubernetes.io/managed-by"
 	ManagedBySPKLab = "spklab"
 )
+
+// AnnotationVXLANKey on an F5SPKEgress sets the VNI of its tenant's egress
+// tunnel from the nodes to TMM (spklab's stand-in for F5's pseudo-CNI
+// settings). Without it the key is derived from the namespace (DerivedVXLANKey),
+// so the node agent and TMM agree with no extra configuration.
+const AnnotationVXLANKey = "spklab.io/vxlan-key"
+
+// MaxVXLANKey is the largest 24-bit VNI.
+const MaxVXLANKey = 1<<24 - 1
 
 // Defaults F5 documents for fields left unset.
 const (
@@ -306,6 +321,61 @@ func (e *F5SPKEgress) SetDefaults() {
 	}
 }
 
+// VXLANKey is the VNI of the egress's tenant: the annotation when set and
+// valid, else DerivedVXLANKey of the namespace. ok is false when the
+// annotation is present but not a VNI (Check reports it).
+func (e *F5SPKEgress) VXLANKey() (vni uint32, ok bool) {
+	s, set := e.Annotations[AnnotationVXLANKey]
+	if !set {
+		return DerivedVXLANKey(e.Namespace), true
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(s), 10, 32)
+	if err != nil || n < 1 || n > MaxVXLANKey {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// DerivedVXLANKey maps a namespace to a VNI in [4096, MaxVXLANKey] with FNV-1a,
+// above the small keys people write by hand.
+func DerivedVXLANKey(namespace string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(namespace))
+	return 4096 + h.Sum32()%(MaxVXLANKey-4096+1)
+}
+
+// RouteTypeGateway is the only F5SPKStaticRoute type spklab implements: the
+// destination is reached through the gateway.
+const RouteTypeGateway = "gateway"
+
+// F5SPKStaticRoute is a static route in TMM's routing table.
+type F5SPKStaticRoute struct {
+	metav1.TypeMeta   `json:",inline" yaml:"-"`
+	metav1.ObjectMeta `json:"metadata,omitempty" yaml:"-"`
+
+	Spec   F5SPKStaticRouteSpec `json:"spec" yaml:"spec"`
+	Status Status               `json:"status,omitempty" yaml:"-"`
+
+	Source string `json:"-" yaml:"-"`
+}
+
+// F5SPKStaticRouteSpec is the F5SPKStaticRoute spec, with F5's field names.
+type F5SPKStaticRouteSpec struct {
+	// Destination is the network address (host bits zero).
+	Destination string `json:"destination" yaml:"destination"`
+	PrefixLen   int32  `json:"prefixLen" yaml:"prefixLen"`
+	// Type is "gateway" (the default).
+	Type    string `json:"type,omitempty" yaml:"type,omitempty"`
+	Gateway string `json:"gateway,omitempty" yaml:"gateway,omitempty"`
+}
+
+// SetDefaults fills the route type.
+func (r *F5SPKStaticRoute) SetDefaults() {
+	if r.Spec.Type == "" {
+		r.Spec.Type = RouteTypeGateway
+	}
+}
+
 // StaticEndpoints is spklab's own kind for standalone mode: the ready
 // endpoints of the Service named by metadata.name/namespace, replacing
 // Services, EndpointSlices and Nodes when there is no Kubernetes.
@@ -338,6 +408,7 @@ type Objects struct {
 	Ingresses []F5SPKIngressTCP
 	Snatpools []F5SPKSnatpool
 	Egresses  []F5SPKEgress
+	Routes    []F5SPKStaticRoute
 	Endpoints []StaticEndpoints
 }
 
@@ -351,6 +422,9 @@ func (o *Objects) SetDefaults() {
 	}
 	for i := range o.Egresses {
 		o.Egresses[i].SetDefaults()
+	}
+	for i := range o.Routes {
+		o.Routes[i].SetDefaults()
 	}
 }
 

@@ -46,3 +46,23 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("VLAN spec JSON\n got %s\nwant %s", data, want)
 	}
 }
+
+func TestVXLANKey(t *testing.T) {
+	e := F5SPKEgress{}
+	e.Namespace = "red"
+	derived, ok := e.VXLANKey()
+	if !ok || derived < 4096 || derived > MaxVXLANKey || derived != DerivedVXLANKey("red") {
+		t.Fatalf("derived key %d ok=%v", derived, ok)
+	}
+	if DerivedVXLANKey("blue") == derived {
+		t.Errorf("red and blue derive the same key %d", derived)
+	}
+	e.Annotations = map[string]string{AnnotationVXLANKey: "100"}
+	if k, ok := e.VXLANKey(); !ok || k != 100 {
+		t.Errorf("annotated key = %d, %v; want 100", k, ok)
+	}
+	e.Annotations[AnnotationVXLANKey] = "0"
+	if _, ok := e.VXLANKey(); ok {
+		t.Error("key 0 accepted")
+	}
+}
