@@ -164,4 +164,3 @@ func TestCompileLeavesOutOnlyTheBadObject(t *testing.T) {
 		t.Errorf("%d virtual servers, want red's 2", n)
 	}
 }
-
