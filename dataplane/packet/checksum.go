@@ -69,7 +69,7 @@ func PseudoHeaderSum(src, dst netip.Addr, proto uint8, length int) uint32 {
 func addrSum(a netip.Addr) uint32 {
 	if a.Is4() {
 		b := a.As4()
-		return uint32(b[0])<<8 | uint32(b[1]) + uint32(b[2])<<8 | uint32(b[3])
+		return (uint32(b[0])<<8 | uint32(b[1])) + (uint32(b[2])<<8 | uint32(b[3]))
 	}
 	b := a.As16()
 	var s uint32
@@ -92,8 +92,8 @@ func Update16(csum, old, new uint16) uint16 {
 }
 
 // UpdateAddr returns checksum csum after an address it covers (directly or
-// through the pseudo-header) changed from old to new. Both addresses must
-// be of the same family. See Update16 for the result's form.
+// through the pseudo-header) changed from old to new. See Update16 for the
+// result's form.
 func UpdateAddr(csum uint16, old, new netip.Addr) uint16 {
 	return applyDelta(csum, addrDelta(old, new))
 }
@@ -108,7 +108,8 @@ func UDPChecksum(csum uint16) uint16 {
 }
 
 // addrDelta is the running sum that, added to a checksum's complement,
-// replaces address old with new: sum(~old words) + sum(new words).
+// replaces address old with new: sum(~old words) + sum(new words). The
+// families may differ (header translation).
 func addrDelta(old, new netip.Addr) uint32 {
 	// The sum of ~w over old's words is 0xffff*words - sum(old words); it
 	// cannot go negative since each word is at most 0xffff.
