@@ -136,15 +136,23 @@ func decode(t testing.TB, frame []byte) gopacket.Packet {
 	if el := pkt.ErrorLayer(); el != nil && pkt.TransportLayer() == nil {
 		t.Fatalf("gopacket decode: %v", el.Error())
 	}
-	// Decoded layers do not know their network layer for checksums.
-	if nl := pkt.NetworkLayer(); nl != nil {
-		for _, l := range pkt.Layers() {
-			if c, ok := l.(interface {
-				SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
-			}); ok {
-				if err := c.SetNetworkLayerForChecksum(nl); err != nil {
-					t.Fatal(err)
-				}
+	// Decoded layers do not know their network layer for checksums: give
+	// each the nearest IP layer before it (VXLAN has two).
+	var nl gopacket.NetworkLayer
+	for _, l := range pkt.Layers() {
+		switch l := l.(type) {
+		case *layers.IPv4:
+			nl = l
+		case *layers.IPv6:
+			nl = l
+		case interface {
+			SetNetworkLayerForChecksum(gopacket.NetworkLayer) error
+		}:
+			if nl == nil {
+				t.Fatalf("%v layer without an IP layer before it", l)
+			}
+			if err := l.SetNetworkLayerForChecksum(nl); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
