@@ -1,14 +1,201 @@
 // Command spk-tmm is the emulated TMM: a user-space data plane on raw
-// interfaces (AF_PACKET; DPDK with -tags dpdk), a BGP speaker and the config
-// API the controller pushes to. This build does not have it yet.
+// interfaces (AF_PACKET), with the config/stats API the controller pushes
+// to. Standalone: `spk-tmm --config DIR --replica N --interfaces net1,net2`
+// reads the SPK CR files of DIR. `spk-tmm stats` reads a running one.
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"log/syslog"
 	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spklab/spklab/dataplane/engine"
+	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/dataplane/tmmd"
+	"github.com/spklab/spklab/internal/version"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "spk-tmm: not built yet: this build has no data plane (see README.md, \"Status\")")
-	os.Exit(3)
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "spk-tmm:", err)
+		os.Exit(1)
+	}
+}
+
+func newRoot() *cobra.Command {
+	var opts tmmd.Options
+	var logFile, logLevel, syslogAddr string
+	root := &cobra.Command{
+		Use:           "spk-tmm --config DIR --replica N --interfaces DEV,DEV",
+		Short:         "The emulated TMM data plane",
+		Version:       version.Get().Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.ConfigDir == "" {
+				return errors.New("--config DIR is required (the directory of SPK CR files)")
+			}
+			log, closeLog, err := newLogger(logFile, logLevel, syslogAddr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
+			opts.Logger = log
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := tmmd.Run(ctx, opts); err != nil {
+				log.Error("TMM stopped", "err", err)
+				return err
+			}
+			return nil
+		},
+	}
+	f := root.Flags()
+	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints)")
+	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
+	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
+	f.StringVar(&opts.API, "api", "", `config/stats API address: "unix:/path" or "host:port"`)
+	f.IntVar(&opts.MaxFlows, "max-flows", 262144, "connection table size")
+	f.StringVar(&logFile, "log-file", "", "append logs to this file instead of stderr")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&syslogAddr, "syslog", "", `also send logs to a syslog server, e.g. "udp:192.0.2.200:514"`)
+	root.AddCommand(newStats())
+	return root
+}
+
+func newLogger(file, level, syslogAddr string) (*slog.Logger, func(), error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	var w io.Writer = os.Stderr
+	var closers []io.Closer
+	if file != "" {
+		f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-file: %w", err)
+		}
+		w, closers = f, append(closers, f)
+	}
+	if syslogAddr != "" {
+		network, addr, ok := strings.Cut(syslogAddr, ":")
+		if !ok || (network != "udp" && network != "tcp") {
+			return nil, nil, fmt.Errorf(`--syslog %q: want "udp:HOST:PORT" or "tcp:HOST:PORT"`, syslogAddr)
+		}
+		sw, err := syslog.Dial(network, addr, syslog.LOG_INFO|syslog.LOG_DAEMON, "spk-tmm")
+		if err != nil {
+			return nil, nil, fmt.Errorf("--syslog: %w", err)
+		}
+		w, closers = io.MultiWriter(w, sw), append(closers, sw)
+	}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+	return log, func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}, nil
+}
+
+func newStats() *cobra.Command {
+	var api, output string
+	var flows int
+	cmd := &cobra.Command{
+		Use:   "stats --api ADDR",
+		Short: "Print a running TMM's counters (and flows)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if api == "" {
+				return errors.New("--api ADDR is required")
+			}
+			c := tmmapi.NewClient(api)
+			ctx := context.Background()
+			s, err := c.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			var fl []engine.FlowInfo
+			if flows != 0 {
+				if fl, err = c.Flows(ctx, max(flows, 0)); err != nil {
+					return err
+				}
+			}
+			out := cmd.OutOrStdout()
+			switch output {
+			case "json":
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					*engine.Stats
+					FlowList []engine.FlowInfo `json:"flowList,omitempty"`
+				}{s, fl})
+			case "table":
+				printStats(out, s, fl)
+				return nil
+			}
+			return fmt.Errorf("-o %q: want table or json", output)
+		},
+	}
+	cmd.Flags().StringVar(&api, "api", "", `the TMM's API address ("unix:/path" or "host:port")`)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().IntVar(&flows, "flows", 0, "also list up to N flows (-1 = all)")
+	return cmd
+}
+
+func printStats(out io.Writer, s *engine.Stats, flows []engine.FlowInfo) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "replica %d\tconfig %s\tuptime %.0fs\n", s.Replica, s.Version, s.UptimeSeconds)
+	fmt.Fprintf(tw, "flows %d/%d\tinserted %d\tearly-dropped %d\trefused-full %d\texpired %d\n",
+		s.Flows.Active, s.Flows.Max, s.Flows.Inserts, s.Flows.EarlyDrops, s.Flows.Full, s.Flows.Expired)
+	fmt.Fprintf(tw, "drops\t%s\n", dropList(s.Drops))
+	fmt.Fprintln(tw, "\nINTERFACE\tDEVICE\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tRX DROPS")
+	for _, p := range s.Ports {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", p.Interface, p.Device, p.RxPackets, p.RxBytes, p.TxPackets, p.TxBytes, p.RxDrops)
+	}
+	fmt.Fprintln(tw, "\nVLAN\tRX PKTS\tRX BYTES\tTX PKTS\tTX BYTES\tDROPS")
+	for _, v := range s.VLANs {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\n", v.Name, v.RxPackets, v.RxBytes, v.TxPackets, v.TxBytes, dropList(v.Drops))
+	}
+	fmt.Fprintln(tw, "\nVIRTUAL SERVER\tADDRESS\tCONNS\tACTIVE\tPKTS\tBYTES\tRESETS\tDROPS")
+	for _, v := range s.VirtualServers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", v.Name, v.Address, v.Connections, v.ActiveFlows, v.Packets, v.Bytes, v.Resets, dropList(v.Drops))
+		for _, m := range v.Members {
+			fmt.Fprintf(tw, "  member\t%s (%s)\t%d\t%d\t%d\t%d\t\t\n", m.Address, m.Node, m.Connections, m.ActiveFlows, m.Packets, m.Bytes)
+		}
+	}
+	fmt.Fprintln(tw, "\nSNAT POOL\tTENANT\tVNI\tADDRESSES\tCONNS\tACTIVE\tPKTS\tDROPS")
+	for _, p := range s.SNATPools {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\n", p.Snatpool, p.Tenant, p.VNI, strings.Join(p.Addresses, ","), p.Connections, p.ActiveFlows, p.Packets, dropList(p.Drops))
+	}
+	if len(flows) > 0 {
+		fmt.Fprintln(tw, "\nKIND\tORIGINAL\tREPLY\tSTATE\tTARGET\tEXPIRES IN")
+		for _, f := range flows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Kind, f.Original, f.Reply, f.State, f.Target, f.ExpiresIn)
+		}
+	}
+	tw.Flush()
+}
+
+func dropList(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
 }

@@ -1,0 +1,282 @@
+// Package tmmd runs one emulated TMM replica: it takes the lab interfaces
+// away from the kernel, opens them as AF_PACKET ports, gives every VLAN a
+// TAP for the exception path, applies the config compiled from the SPK CRs
+// and serves the config/stats API. cmd/spk-tmm is a thin wrapper.
+package tmmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/spklab/spklab/dataplane/config"
+	"github.com/spklab/spklab/dataplane/engine"
+	"github.com/spklab/spklab/dataplane/port"
+	"github.com/spklab/spklab/dataplane/port/afpacket"
+	"github.com/spklab/spklab/dataplane/port/tap"
+	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/spk"
+)
+
+// Options configure a TMM replica.
+type Options struct {
+	// ConfigDir holds the SPK CR files (standalone mode).
+	ConfigDir string
+	Replica   int
+	// Interfaces are the kernel devices of TMM interfaces 1.1, 1.2, ….
+	Interfaces []string
+	// API is the config/stats API address ("unix:/path" or "host:port");
+	// empty = none.
+	API      string
+	MaxFlows int
+	Logger   *slog.Logger
+}
+
+// LoadConfig reads and compiles the CR directory for one replica. Any
+// problem in any file is an error listing every problem as file:path: reason.
+func LoadConfig(dir string, replica int) (*config.Config, error) {
+	o, err := spk.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s:\n%w", dir, err)
+	}
+	replicas := o.Replicas()
+	if replica < 0 || replica >= replicas {
+		return nil, fmt.Errorf("replica %d: the VLANs in %s have self IPs for replicas 0–%d", replica, dir, replicas-1)
+	}
+	out := spk.Compile(o, replicas)
+	if len(out.Problems) > 0 {
+		return nil, fmt.Errorf("%s has problems:\n%w", dir, out.Problems)
+	}
+	return out.Configs[replica], nil
+}
+
+// Run runs the replica until ctx ends. SIGHUP re-reads ConfigDir.
+func Run(ctx context.Context, opts Options) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg, err := LoadConfig(opts.ConfigDir, opts.Replica)
+	if err != nil {
+		return err
+	}
+	if len(opts.Interfaces) == 0 {
+		return errors.New("no interfaces: give the devices of 1.1, 1.2, … with --interfaces")
+	}
+	var ports []port.Port
+	defer func() {
+		for _, p := range ports {
+			p.Close()
+		}
+	}()
+	for _, name := range opts.Interfaces {
+		if err := takeFromKernel(name); err != nil {
+			return err
+		}
+		p, err := afpacket.Open(name, afpacket.DefaultOptions())
+		if err != nil {
+			return fmt.Errorf("opening %s: %w", name, err)
+		}
+		ports = append(ports, p)
+	}
+	exc := &tapPath{log: log, taps: map[string]*tap.Port{}}
+	defer exc.closeAll()
+	eng, err := engine.New(engine.Options{Ports: ports, Exception: exc, MaxFlows: opts.MaxFlows, Logger: log})
+	if err != nil {
+		return err
+	}
+	ports = nil // the engine closes them now
+	defer eng.Close()
+	if err := eng.Apply(cfg); err != nil {
+		return fmt.Errorf("applying the config of %s: %w", opts.ConfigDir, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	if opts.API != "" {
+		l, err := tmmapi.Listen(opts.API)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- tmmapi.Serve(ctx, l, eng, log) }()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				cfg, err := LoadConfig(opts.ConfigDir, opts.Replica)
+				if err == nil {
+					err = eng.Apply(cfg)
+				}
+				if err != nil {
+					log.Error("reload refused; the running config stays", "err", err)
+				}
+			}
+		}
+	}()
+	log.Info("TMM running", "replica", opts.Replica, "interfaces", opts.Interfaces, "version", cfg.Version, "api", opts.API)
+	go func() { errc <- eng.Run(ctx) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
+// takeFromKernel leaves a wire interface to the data plane: no kernel
+// addresses, no IPv6 on it, and every received frame dropped at tc ingress
+// (after AF_PACKET has seen it), so the kernel never answers ARP for the
+// self IPs it holds on the TAPs or resets TCP segments meant for a flow.
+func takeFromKernel(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", name, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("listing addresses of %s: %w", name, err)
+	}
+	for _, a := range addrs {
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("flushing %s from %s: %w", a.IPNet, name, err)
+		}
+	}
+	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644) // absent without IPv6
+	qdisc := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
+	if err := netlink.QdiscReplace(qdisc); err != nil {
+		return fmt.Errorf("adding clsact to %s: %w", name, err)
+	}
+	filter := &netlink.MatchAll{
+		FilterAttrs: netlink.FilterAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Priority: 1, Protocol: syscall.ETH_P_ALL},
+		Actions:     []netlink.Action{&netlink.GenericAction{ActionAttrs: netlink.ActionAttrs{Action: netlink.TC_ACT_SHOT}}},
+	}
+	if err := netlink.FilterReplace(filter); err != nil {
+		return fmt.Errorf("hiding %s from the kernel (tc ingress drop): %w", name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bringing %s up: %w", name, err)
+	}
+	return nil
+}
+
+// tapPath is the exception path: one TAP per VLAN, named after it.
+type tapPath struct {
+	log  *slog.Logger
+	mu   sync.Mutex
+	taps map[string]*tap.Port
+}
+
+// TAPName is the kernel name of a VLAN's TAP: "tmm-<vlan>", shortened with a
+// hash when too long for an interface name.
+func TAPName(vlan string) string {
+	name := "tmm-" + vlan
+	if len(name) <= 15 {
+		return name
+	}
+	h := fnv.New32a()
+	h.Write([]byte(vlan))
+	return fmt.Sprintf("tmm-%.2s%08x", vlan, h.Sum32())[:15]
+}
+
+func (t *tapPath) Open(v config.VLAN, mac [6]byte) (port.Port, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	name := TAPName(v.Name)
+	p, ok := t.taps[v.Name]
+	if !ok {
+		var err error
+		if p, err = tap.Open(name, mac, v.MTU); err != nil {
+			return nil, err
+		}
+		t.taps[v.Name] = p
+	}
+	if err := setAddrs(name, v.SelfIPs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// setAddrs makes the TAP hold exactly the self IPs.
+func setAddrs(name string, want []netip.Prefix) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("TAP %s: %w", name, err)
+	}
+	have, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("listing addresses of %s: %w", name, err)
+	}
+	var missing []netip.Prefix
+	for _, p := range want {
+		found := false
+		for _, a := range have {
+			ones, _ := a.Mask.Size()
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.Addr() && ones == p.Bits() {
+				found = true
+			}
+		}
+		if !found {
+			missing = append(missing, p)
+		}
+	}
+	for _, a := range have {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		ones, _ := a.Mask.Size()
+		pf := netip.PrefixFrom(ip.Unmap(), ones)
+		if ip.Unmap().IsLinkLocalUnicast() || containsPrefix(want, pf) {
+			continue
+		}
+		if err := netlink.AddrDel(link, &a); err != nil {
+			return fmt.Errorf("removing %s from %s: %w", pf, name, err)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return tap.AddAddrs(name, missing)
+}
+
+func containsPrefix(list []netip.Prefix, p netip.Prefix) bool {
+	for _, q := range list {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *tapPath) Remove(vlan string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p, ok := t.taps[vlan]
+	if !ok {
+		return nil
+	}
+	delete(t.taps, vlan)
+	return p.Close()
+}
+
+func (t *tapPath) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for name, p := range t.taps {
+		if err := p.Close(); err != nil {
+			t.log.Warn("closing TAP", "vlan", name, "err", err)
+		}
+	}
+}
