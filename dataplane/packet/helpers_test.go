@@ -276,3 +276,20 @@ func mustParse(t testing.TB, frame []byte) *Parsed {
 	}
 	return &p
 }
+
+// l4Valid reports whether the L4 checksum of the packet p describes passes
+// the receiver's test (the sum over pseudo-header and segment, checksum
+// included, folds to all ones). An IPv4 UDP checksum of 0 passes.
+func l4Valid(frame []byte, p *Parsed) bool {
+	seg := frame[p.L4:p.L4End]
+	switch p.Proto {
+	case ProtoICMP:
+		return refFold(refSum(seg, 0)) == 0xffff
+	case ProtoUDP:
+		if p.EtherType == EtherTypeIPv4 && binary.BigEndian.Uint16(seg[6:]) == 0 {
+			return true
+		}
+		seg = seg[:binary.BigEndian.Uint16(seg[4:])]
+	}
+	return refFold(refSum(seg, refPseudo(p.Src, p.Dst, p.Proto, len(seg)))) == 0xffff
+}
