@@ -78,7 +78,7 @@ func FuzzParse(f *testing.F) {
 		for i := n + 20; i < len(big); i++ {
 			big[i] = 0xa5
 		}
-		buf := big[:n:n+20]
+		buf := big[: n : n+20]
 		end, err := Translate(buf, &p, other, netip.AddrPortFrom(other.Addr(), 7))
 		for i := n + 20; i < len(big); i++ {
 			if big[i] != 0xa5 {
