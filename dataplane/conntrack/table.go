@@ -230,7 +230,7 @@ func (t *Table[V]) Insert(orig, reply Key, idle time.Duration, value V, now int6
 		// The holder lives in shards we may not hold, so it is removed
 		// after unlocking, then the insertion is retried.
 		if attempt < 3 && old.expiredAt(now) {
-			t.remove(old, now, &t.expired)
+			t.remove(old, ifExpired, now, &t.expired)
 			continue
 		}
 		t.count.Add(-1)
@@ -298,10 +298,10 @@ func (t *Table[V]) earlyDrop(a int, now int64) bool {
 	if victim == nil {
 		return false
 	}
-	if victim.expiredAt(now) {
-		return t.remove(victim, now, &t.expired)
+	if victim.expiredAt(now) && t.remove(victim, ifExpired, now, &t.expired) {
+		return true
 	}
-	return t.remove(victim, -1, &t.earlyDrops)
+	return t.remove(victim, ifExpiredOrEmbryo, now, &t.earlyDrops)
 }
 
 func (t *Table[V]) lookupShard(k *Key, i int) (*Flow[V], Direction) {
@@ -327,7 +327,7 @@ func (t *Table[V]) Lookup(k Key, now int64) (f *Flow[V], dir Direction, ok bool)
 		return nil, Original, false
 	}
 	if f.expiredAt(now) {
-		t.remove(f, now, &t.expired)
+		t.remove(f, ifExpired, now, &t.expired)
 		return nil, Original, false
 	}
 	return f, dir, true
@@ -336,17 +336,38 @@ func (t *Table[V]) Lookup(k Key, now int64) (f *Flow[V], dir Direction, ok bool)
 // Delete removes f (both keys) and reports it to OnExpire, unless it has
 // already left the table.
 func (t *Table[V]) Delete(f *Flow[V]) {
-	t.remove(f, -1, &t.deleted)
+	t.remove(f, always, 0, &t.deleted)
 }
 
-// remove takes f out of the table if it is still in it and, when
-// expiredNow >= 0, still expired at that time (a packet may have refreshed
-// it since it was found expired). It bumps counter and calls OnExpire, once
-// per flow, after unlocking.
-func (t *Table[V]) remove(f *Flow[V], expiredNow int64, counter *atomic.Uint64) bool {
+// removal says when remove may take a flow out.
+type removal uint8
+
+const (
+	always            removal = iota // Delete
+	ifExpired                        // still expired (a packet may have refreshed it since)
+	ifExpiredOrEmbryo                // early drop: expired, or still embryonic (not established since)
+)
+
+// remove takes f out of the table if it is still in it and the condition
+// holds at now. It bumps counter and calls OnExpire, once per flow, after
+// unlocking.
+func (t *Table[V]) remove(f *Flow[V], cond removal, now int64, counter *atomic.Uint64) bool {
 	a, b := t.shardOf(&f.Orig), t.shardOf(&f.Reply)
 	t.lockPair(a, b)
-	if f.removed || (expiredNow >= 0 && !f.expiredAt(expiredNow)) {
+	ok := !f.removed
+	switch {
+	case !ok || cond == always:
+	case cond == ifExpired:
+		ok = f.expiredAt(now)
+	case cond == ifExpiredOrEmbryo:
+		// Track holds f.mu while it moves the state, so under it the
+		// state cannot change between this check and the removal's
+		// effect on later lookups.
+		f.mu.Lock()
+		ok = f.expiredAt(now) || f.embryonic()
+		f.mu.Unlock()
+	}
+	if !ok {
 		t.unlockPair(a, b)
 		return false
 	}
@@ -405,7 +426,7 @@ func (t *Table[V]) Expire(now int64, budget int) int {
 		}
 		s.mu.RUnlock()
 		for _, f := range dead {
-			if t.remove(f, now, &t.expired) {
+			if t.remove(f, ifExpired, now, &t.expired) {
 				removed++
 			}
 		}
