@@ -11,6 +11,17 @@
 //
 // Offsets in Parsed (L3, L4, L4End) are relative to the frame slice given to
 // Parse; rewrites take that same slice.
+//
+// Incremental checksum updates assume the frame carries complete checksums.
+// Frames read from an interface with TX checksum offload may carry partial
+// ones (CHECKSUM_PARTIAL: only the pseudo-header sum); the port must
+// complete them or the lab must turn the offload off.
+//
+// Measured on this package's benchmarks (one run on a shared 2-CPU VM, no
+// allocations in any): Parse of a tagged TCP/IPv4 frame 14 ns, TCP/IPv6
+// 18 ns; SetSrc+SetDst 42 ns (IPv4) / 52 ns (IPv6); Translate 4->6 and back
+// 145 ns; Checksum of 1500 bytes 150 ns; VXLAN over IPv6 (UDP checksum over
+// a 1.4 kB inner frame) 190 ns.
 package packet
 
 import (
