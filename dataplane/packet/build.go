@@ -9,8 +9,8 @@ import (
 // because some receivers (and every real NIC) expect no runts.
 const minFrame = 60
 
-// BroadcastMAC is the Ethernet broadcast address.
-var BroadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+// broadcastMAC is the Ethernet broadcast address (unexported: never written).
+var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // WriteEthernet writes an Ethernet header, with an 802.1Q tag when vlan !=
 // 0, ending at l3, and returns its start. The caller guarantees the room
@@ -84,7 +84,7 @@ func ARPReply(out []byte, req *Parsed, mac [6]byte, vlan uint16) []byte {
 // ARPRequest writes into out (len >= 128) a broadcast ARP request from
 // srcMAC/src asking for target, and returns the frame.
 func ARPRequest(out []byte, srcMAC [6]byte, src, target netip.Addr, vlan uint16) []byte {
-	return writeARP(out, 1, BroadcastMAC, srcMAC, src, [6]byte{}, target, vlan)
+	return writeARP(out, 1, broadcastMAC, srcMAC, src, [6]byte{}, target, vlan)
 }
 
 func writeARP(out []byte, op uint16, ethDst, sha [6]byte, spa netip.Addr, tha [6]byte, tpa netip.Addr, vlan uint16) []byte {
@@ -104,8 +104,9 @@ func writeARP(out []byte, op uint16, ethDst, sha [6]byte, spa netip.Addr, tha [6
 	return pad(out, l3+28)
 }
 
-// AllNodes is the IPv6 link-local all-nodes multicast address.
-var AllNodes = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x01})
+// allNodes is the IPv6 link-local all-nodes multicast address (unexported:
+// never written).
+var allNodes = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x01})
 
 // SolicitedNode returns the solicited-node multicast address of a
 // (ff02::1:ffXX:XXXX, RFC 4291 §2.7.1).
@@ -130,7 +131,7 @@ func NeighborAdvert(out []byte, ns *Parsed, mac [6]byte, vlan uint16) []byte {
 	dst, ethDst := ns.Src, ns.SrcMAC
 	flags := uint8(0x60) // solicited, override
 	if ns.Src.IsUnspecified() {
-		dst, ethDst = AllNodes, MulticastMAC(AllNodes)
+		dst, ethDst = allNodes, MulticastMAC(allNodes)
 		flags = 0x20
 	}
 	return writeND(out, ICMPv6NA, flags, ethDst, mac, ns.NDTarget, dst, ns.NDTarget, 2, true, vlan)

@@ -67,7 +67,7 @@ func TestARP(t *testing.T) {
 
 		f = ARPRequest(out, macT, v4B, v4A, vlan)
 		p := mustParse(t, f)
-		want := Parsed{DstMAC: BroadcastMAC, SrcMAC: macT, Tagged: vlan != 0, VLAN: vlan, EtherType: EtherTypeARP, L3: ethLen(vlan),
+		want := Parsed{DstMAC: broadcastMAC, SrcMAC: macT, Tagged: vlan != 0, VLAN: vlan, EtherType: EtherTypeARP, L3: ethLen(vlan),
 			ARPOp: 1, ARPSenderMAC: macT, ARPSender: v4B, ARPTarget: v4A}
 		if *p != want {
 			t.Errorf("request parsed\n got %+v\nwant %+v", *p, want)
