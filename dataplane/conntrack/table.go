@@ -44,6 +44,9 @@ const DefaultShards = 64
 // flows costs a bounded amount per refused insertion.
 const earlyDropScan = 128
 
+// sweepChunk bounds how many flows Expire examines per hold of a shard lock.
+const sweepChunk = 256
+
 // Timeouts are the idle timeouts per TCP state and per protocol.
 type Timeouts struct {
 	SynSent, SynRecv, Established, FinWait, CloseWait, LastAck, TimeWait, Close time.Duration
@@ -409,7 +412,7 @@ func (t *Table[V]) Expire(now int64, budget int) int {
 	removed, visited := 0, 0
 	// One call visits each shard at most once, plus the rest of the shard
 	// it resumes in.
-	for shards := 0; visited < budget && shards <= len(t.shards); shards++ {
+	for shards := 0; visited < budget && shards <= len(t.shards); {
 		s := &t.shards[c.shard]
 		dead := c.dead[:0]
 		s.mu.RLock()
@@ -417,7 +420,9 @@ func (t *Table[V]) Expire(now int64, budget int) int {
 		if pos < 0 || pos > len(s.flows) {
 			pos = len(s.flows)
 		}
-		for pos > 0 && visited < budget {
+		// Hold the read lock for a bounded chunk so inserts into this
+		// shard wait at most that long.
+		for n := 0; pos > 0 && visited < budget && n < sweepChunk; n++ {
 			pos--
 			visited++
 			if f := s.flows[pos]; f.expiredAt(now) {
@@ -432,12 +437,12 @@ func (t *Table[V]) Expire(now int64, budget int) int {
 		}
 		clear(dead) // do not keep removed flows alive
 		c.dead = dead[:0]
-		if pos > 0 {
-			c.pos = pos
-			break
+		c.pos = pos
+		if pos == 0 {
+			c.shard = (c.shard + 1) & int(t.mask)
+			c.pos = -1
+			shards++
 		}
-		c.shard = (c.shard + 1) & int(t.mask)
-		c.pos = -1
 	}
 	return removed
 }

@@ -391,3 +391,21 @@ func TestLookupAllocs(t *testing.T) {
 		t.Fatalf("Lookup+Track allocate %v times", n)
 	}
 }
+
+// TestExpireChunks sweeps one shard bigger than a lock-hold chunk, with and
+// without a budget.
+func TestExpireChunks(t *testing.T) {
+	tab := New(Config[int]{Max: 5000, Shards: 1})
+	fs := fill(t, tab, 0, 3*sweepChunk+10)
+	for _, f := range fs[:sweepChunk] {
+		f.Track(Original, ack, 0, 100*sec) // survives the first sweep
+	}
+	end := fs[len(fs)-1].Deadline()
+	if n := tab.Expire(end, 0); n != 2*sweepChunk+10 {
+		t.Fatalf("unbounded sweep removed %d, want %d", n, 2*sweepChunk+10)
+	}
+	later := end + 100*sec
+	if n := tab.Expire(later, sweepChunk+5); n != sweepChunk || tab.Len() != 0 {
+		t.Fatalf("budgeted sweep removed %d, Len %d", n, tab.Len())
+	}
+}
