@@ -96,16 +96,30 @@ func (l *Lab) stopProcesses(ctx context.Context, names []string) error {
 	if len(inodes) == 0 {
 		return nil
 	}
+	// The pid files first, then anything else found in the namespaces.
+	seen := map[int]bool{}
+	var pids []int
+	for _, p := range l.processes() {
+		pid, err := proc.ReadPIDFile(p.pidFile)
+		if err != nil || pid == 0 || !proc.Alive(pid) {
+			continue
+		}
+		if ino, err := proc.NetnsInode(pid); err == nil && inodes[ino] {
+			seen[pid] = true
+			pids = append(pids, pid)
+		}
+	}
 	procs, err := proc.InNetns(inodes)
 	if err != nil {
 		return err
 	}
-	if len(procs) == 0 {
-		return nil
-	}
-	pids := make([]int, 0, len(procs))
 	for pid := range procs {
-		pids = append(pids, pid)
+		if !seen[pid] {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return nil
 	}
 	l.log.Debug("stopping lab processes", "cluster", l.plan.cluster, "pids", pids)
 	return proc.Stop(ctx, pids, 5*time.Second)

@@ -231,10 +231,11 @@ func ensureVLAN(h *netlink.Handle, parent netlink.Link, v vlanLink) (netlink.Lin
 	return h.LinkByName(v.name)
 }
 
-// ensureAddrs gives the link exactly addrs (IPv6 link-local addresses the
-// kernel makes are left alone). IPv6 addresses skip duplicate address
-// detection: the lab's addresses are unique by validation.
-func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix) error {
+// ensureAddrs gives the link exactly addrs, with scope (universe for
+// ordinary addresses); the addresses the kernel makes are left alone. IPv6
+// addresses skip duplicate address detection: the lab's addresses are
+// unique by validation.
+func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix, scope netlink.Scope) error {
 	have, err := h.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		return fmt.Errorf("listing addresses of %s: %w", l.Attrs().Name, err)
@@ -245,7 +246,7 @@ func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix) error 
 		if kernelOwned(p.Addr()) {
 			continue
 		}
-		if slices.Contains(addrs, p) {
+		if slices.Contains(addrs, p) && a.Scope == int(scope) {
 			present[p] = true
 			continue
 		}
@@ -257,7 +258,7 @@ func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix) error 
 		if present[p] {
 			continue
 		}
-		a := &netlink.Addr{IPNet: ipNet(p)}
+		a := &netlink.Addr{IPNet: ipNet(p), Scope: int(scope)}
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}

@@ -5,11 +5,16 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spklab/spklab/internal/testenv"
+	"github.com/spklab/spklab/lab/proc"
+	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )
 
@@ -60,9 +65,10 @@ func TestUpDown(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "ethtool", "ethtool")
 	testenv.RequireTool(t, "curl", "curl")
+	testenv.RequireTool(t, "nginx", "nginx-light")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l := newTestLab(t, topology.BuiltinDefault, Options{})
+	l := newTestLab(t, topology.BuiltinDefault, Options{TMMBinary: fakeTMM(t)})
 
 	start := time.Now()
 	if err := l.Up(ctx); err != nil {
@@ -112,6 +118,80 @@ func TestUpDown(t *testing.T) {
 	}
 	must("node → node over egress-net", Ping(ctx, l.NodeNS(worker), netip.MustParseAddr("198.18.100.4"), 5*time.Second))
 
+	// HTTP: node → pod shows the pod; the client serves /txt.
+	for _, p := range pods {
+		out, err := l.Exec(ctx, l.NodeNS(p.Node), "curl", "-sS", "-i", "--max-time", "5", "http://"+p.IP.String()+"/")
+		if err != nil {
+			t.Errorf("node → %s HTTP: %v", p.Name, err)
+			continue
+		}
+		body := "pod " + p.Name + " node " + p.Node + "\n"
+		if !strings.Contains(string(out), "200 OK") || !strings.HasSuffix(string(out), body) || !strings.Contains(string(out), "X-Pod: "+p.Name) {
+			t.Errorf("node → %s HTTP answer:\n%s", p.Name, out)
+		}
+		out, err = l.Exec(ctx, l.NodeNS(p.Node), "curl", "-sS", "--max-time", "5", "http://"+p.IP.String()+"/txt")
+		if err != nil || string(out) != "198.18.100.3\n" {
+			t.Errorf("node → %s /txt = %q, %v (want the node's egress address)", p.Name, out, err)
+		}
+	}
+	out, err := l.Exec(ctx, l.RouterNS(), "curl", "-sS", "--max-time", "5", "http://[2001::198:51:100:100]/txt")
+	if err != nil || string(out) != "2001::198:51:100:250\n" {
+		t.Errorf("router → client /txt over IPv6 = %q, %v", out, err)
+	}
+
+	// The CR directory is what spk-tmm reads, and it checks clean.
+	objs, err := spk.LoadDir(l.CRDir())
+	if err != nil {
+		t.Fatalf("LoadDir: %v", err)
+	}
+	if ps := objs.Check(); ps != nil {
+		t.Errorf("CRs do not check: %v", ps)
+	}
+	endpoints := map[string][]string{}
+	for _, se := range objs.Endpoints {
+		for _, ep := range se.Endpoints {
+			endpoints[se.Namespace+"/"+se.Name] = append(endpoints[se.Namespace+"/"+se.Name], ep.IP+"@"+ep.NodeAddress)
+		}
+	}
+	for _, tenant := range []string{"red", "blue"} {
+		var want []string
+		for _, p := range l.TenantPods(tenant) {
+			want = append(want, p.IP.String()+"@198.18.100.3")
+		}
+		if got := endpoints[tenant+"/nginx-app-svc"]; !slices.Equal(got, want) || len(want) != 2 {
+			t.Errorf("StaticEndpoints %s: %q, want %q", tenant, got, want)
+		}
+	}
+	if len(objs.Routes) != 2 {
+		t.Errorf("static routes: %+v", objs.Routes)
+	}
+
+	// Each fake TMM runs in its namespace with the documented arguments.
+	status, err := l.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !status.Up() {
+		t.Errorf("Status says the lab is not up:\n%s", snapshotLab(t, l))
+	}
+	var pids []int
+	for _, ns := range status.Namespaces {
+		for _, p := range ns.Processes {
+			pids = append(pids, p.PID)
+		}
+	}
+	if len(pids) != 7 { // client, four pods, two TMMs
+		t.Errorf("processes %v, want 7", pids)
+	}
+	for i := range 2 {
+		args, err := os.ReadFile(filepath.Join(l.RunDir(), "tmm"+strconv.Itoa(i)+".log"))
+		want := "--config " + l.CRDir() + " --replica " + strconv.Itoa(i) + " --interfaces net1,net2 --api unix:" +
+			filepath.Join(l.RunDir(), "tmm"+strconv.Itoa(i)+".sock")
+		if err != nil || !strings.Contains(string(args), want) {
+			t.Errorf("tmm%d arguments %q (%v), want %q", i, args, err, want)
+		}
+	}
+
 	before := snapshotLab(t, l)
 	t.Logf("status after Up:\n%s", before)
 	if err := l.Up(ctx); err != nil {
@@ -121,8 +201,25 @@ func TestUpDown(t *testing.T) {
 		t.Errorf("second Up changed the lab:\n%s\n---\n%s", before, after)
 	}
 
+	// A process the lab did not start (no pid file) inside a lab namespace.
+	stray, err := proc.Start([]string{"ip", "netns", "exec", l.NodeNS(worker), "sleep", "600"}, filepath.Join(t.TempDir(), "stray.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids = append(pids, stray)
+	inodes := map[uint64]bool{}
+	for _, ns := range l.Namespaces() {
+		ino, err := namespaceInode(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes[ino] = true
+	}
 	if err := l.Down(ctx); err != nil {
 		t.Fatalf("Down: %v", err)
+	}
+	if left, err := proc.InNetns(inodes); err != nil || len(left) != 0 {
+		t.Errorf("Down left processes in the lab's namespaces: %v %v", left, err)
 	}
 	left, err := listNamespaces(l.Prefix())
 	if err != nil {
@@ -134,6 +231,35 @@ func TestUpDown(t *testing.T) {
 	if _, err := os.Stat(l.RunDir()); !os.IsNotExist(err) {
 		t.Errorf("Down left the run dir %s (%v)", l.RunDir(), err)
 	}
+	for _, pid := range pids {
+		if proc.Alive(pid) {
+			t.Errorf("Down left pid %d running", pid)
+		}
+	}
+	if err := l.Down(ctx); err != nil {
+		t.Errorf("Down of a lab that is gone: %v", err)
+	}
+}
+
+// fakeTMM writes a stand-in for spk-tmm: it records its arguments in the
+// --log-file it is given and sleeps, as a TMM that runs would.
+func fakeTMM(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "spk-tmm")
+	script := `#!/bin/sh
+log=/dev/null
+prev=
+for a in "$@"; do
+	[ "$prev" = --log-file ] && log=$a
+	prev=$a
+done
+echo "fake spk-tmm $*" > "$log"
+exec sleep 600
+`
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // TestTaggedVLANNeeds8021Q: the seed's router VLAN 3334 either comes up (a
@@ -142,7 +268,7 @@ func TestTaggedVLANNeeds8021Q(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l := newTestLab(t, topology.BuiltinSeedExample, Options{Offloads: true})
+	l := newTestLab(t, topology.BuiltinSeedExample, Options{Offloads: true, TMMBinary: fakeTMM(t)})
 	err := l.Up(ctx)
 	if err == nil {
 		s, serr := l.Status(ctx)

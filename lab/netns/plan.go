@@ -412,7 +412,8 @@ func (p *plan) workers(t *topology.Topology) error {
 		}
 		// Pods ARP for PodGateway on their cali link; with no default
 		// route in the namespace proxy_arp alone would not answer, so the
-		// node owns the address.
+		// node owns the address, host-scoped so that it is never the
+		// source of the node's own packets.
 		h.loAddrs = []netip.Prefix{netip.PrefixFrom(PodGateway, 32)}
 		for _, n := range t.Networks {
 			a := n.Attach

@@ -205,5 +205,16 @@ func (s *Status) WriteTable(w io.Writer) error {
 	return tw.Flush()
 }
 
-// processStatus reports the processes the lab runs in ns (none yet).
-func (l *Lab) processStatus(string) []ProcessStatus { return nil }
+// processStatus reports the processes the lab runs in ns.
+func (l *Lab) processStatus(ns string) []ProcessStatus {
+	var out []ProcessStatus
+	for _, p := range l.processes() {
+		if p.ns != ns {
+			continue
+		}
+		ps := ProcessStatus{Name: p.name, PID: p.running()}
+		ps.Running = ps.PID != 0
+		out = append(out, ps)
+	}
+	return out
+}

@@ -15,6 +15,10 @@ import (
 // what is missing and leaves what is right alone.
 func (l *Lab) Up(ctx context.Context) error {
 	start := time.Now()
+	tmm, err := l.tmmBinary()
+	if err != nil {
+		return err
+	}
 	steps := []struct {
 		name string
 		run  func(context.Context) error
@@ -26,6 +30,8 @@ func (l *Lab) Up(ctx context.Context) error {
 		{"sysctls and routes", l.upRouting},
 		{"tenant egress", l.upTenantNet},
 		{"offloads", l.upOffloads},
+		{"nginx", l.upNginx},
+		{"spk-tmm", func(ctx context.Context) error { return l.upTMM(ctx, tmm) }},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -106,7 +112,7 @@ func (l *Lab) upLinks(context.Context) error {
 		}
 		if len(host.loAddrs) > 0 {
 			if err := withLink(host.ns, "lo", func(h *netlink.Handle, lo netlink.Link) error {
-				return ensureAddrs(h, lo, host.loAddrs)
+				return ensureAddrs(h, lo, host.loAddrs, netlink.SCOPE_HOST)
 			}); err != nil {
 				return err
 			}
@@ -135,7 +141,7 @@ func (l *Lab) upPeer(lk link) error {
 
 func upHostSide(ns string, lk link) error {
 	return withLink(ns, lk.name, func(h *netlink.Handle, hl netlink.Link) error {
-		if err := ensureAddrs(h, hl, lk.addrs); err != nil {
+		if err := ensureAddrs(h, hl, lk.addrs, netlink.SCOPE_UNIVERSE); err != nil {
 			return err
 		}
 		if err := setUp(h, hl); err != nil {
@@ -146,7 +152,7 @@ func upHostSide(ns string, lk link) error {
 			if err != nil {
 				return err
 			}
-			if err := ensureAddrs(h, vl, v.addrs); err != nil {
+			if err := ensureAddrs(h, vl, v.addrs, netlink.SCOPE_UNIVERSE); err != nil {
 				return err
 			}
 			if err := setUp(h, vl); err != nil {
