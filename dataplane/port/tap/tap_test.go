@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +42,10 @@ func openTAP(t *testing.T) (*testenv.Netns, *tap.Port) {
 		if p, err = tap.Open("spk0", tapMAC, 1400); err != nil {
 			return err
 		}
-		return tap.AddAddrs("spk0", []netip.Prefix{selfV4, selfV6})
+		if err := tap.AddAddrs("spk0", []netip.Prefix{selfV4, selfV6}); err != nil {
+			return err
+		}
+		return waitV6Ready("spk0", 2*time.Second)
 	})
 	if p != nil {
 		t.Cleanup(func() { p.Close() })
@@ -49,6 +54,65 @@ func openTAP(t *testing.T) (*testenv.Netns, *tap.Port) {
 		t.Fatal(err)
 	}
 	return ns, p
+}
+
+// waitV6Ready waits until the kernel answers ND for every global IPv6
+// address on name: not tentative, and its solicited-node group joined. Even
+// with NODAD the kernel finishes that in a work queue after the netlink call,
+// and until then it drops multicast neighbor solicitations silently.
+// Must run on a thread inside the namespace (it reads /proc/thread-self).
+func waitV6Ready(name string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		ready, err := v6Ready(name)
+		if err != nil || ready {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("IPv6 addresses on %s not ready for ND after %v", name, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func v6Ready(name string) (bool, error) {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		return false, err
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	if err != nil {
+		return false, err
+	}
+	groups, err := os.ReadFile("/proc/thread-self/net/igmp6")
+	if err != nil {
+		return false, err
+	}
+	seen := false
+	for _, a := range addrs {
+		if a.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		seen = true
+		if a.Flags&unix.IFA_F_TENTATIVE != 0 {
+			return false, nil
+		}
+		// /proc/net/igmp6 lines: index name group-in-hex users flags timer.
+		group := fmt.Sprintf("ff0200000000000000000001ff%02x%02x%02x", a.IP[13], a.IP[14], a.IP[15])
+		if !joined(string(groups), name, group) {
+			return false, nil
+		}
+	}
+	return seen, nil
+}
+
+func joined(igmp6, ifname, group string) bool {
+	for _, line := range strings.Split(igmp6, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[1] == ifname && f[2] == group {
+			return true
+		}
+	}
+	return false
 }
 
 func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []port.Buf {
