@@ -41,6 +41,32 @@ func listNamespaces(prefix string) ([]string, error) {
 	return out, nil
 }
 
+// prepareNetnsDir makes NetnsDir a shared bind mount of itself, as
+// iproute2 does on its first "ip netns add". Done later, by iproute2 while
+// namespaces already live there, that bind mount would cover their mounts:
+// they could then be neither seen as mounts nor deleted. So it is done first,
+// and only while no namespace is mounted there (else it is left as it is).
+func prepareNetnsDir() error {
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", NetnsDir, err)
+	}
+	err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if err == nil || !errors.Is(err, unix.EINVAL) {
+		return nil // already a mount point (or not ours to change)
+	}
+	info, rerr := os.ReadFile("/proc/self/mountinfo")
+	if rerr != nil || strings.Contains(string(info), " "+NetnsDir+"/") {
+		return nil
+	}
+	if err := unix.Mount(NetnsDir, NetnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind-mounting %s: %w", NetnsDir, err)
+	}
+	if err := unix.Mount("", NetnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("making %s shared: %w", NetnsDir, err)
+	}
+	return nil
+}
+
 // ensureNamespace creates the named namespace when it does not exist.
 func ensureNamespace(name string) (created bool, err error) {
 	if _, err := os.Stat(filepath.Join(NetnsDir, name)); err == nil {
@@ -117,10 +143,14 @@ func namespaceInode(name string) (uint64, error) {
 }
 
 func deleteNamespace(name string) error {
-	if err := vnetns.DeleteNamed(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("deleting netns %s: %w", name, err)
+	err := vnetns.DeleteNamed(name)
+	switch {
+	case err == nil || errors.Is(err, os.ErrNotExist):
+		return nil
+	case errors.Is(err, unix.EBUSY):
+		return fmt.Errorf("deleting netns %s: %w (its mount is covered by a later bind mount of %s, as a first \"ip netns add\" makes; it goes away at reboot, or after \"umount %s\" once no other namespace is mounted there)", name, err, NetnsDir, NetnsDir)
 	}
-	return nil
+	return fmt.Errorf("deleting netns %s: %w", name, err)
 }
 
 func isNotFound(err error) bool {

@@ -59,6 +59,9 @@ func (l *Lab) upRunDir(context.Context) error {
 }
 
 func (l *Lab) upNamespaces(context.Context) error {
+	if err := prepareNetnsDir(); err != nil {
+		return err
+	}
 	for _, ns := range l.Namespaces() {
 		created, err := ensureNamespace(ns)
 		if err != nil {
