@@ -1,16 +1,21 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spklab/spklab/internal/version"
+	"github.com/spklab/spklab/lab/netns"
 	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
 )
@@ -292,9 +297,6 @@ func newVersionCommand(o *options) *cobra.Command {
 // have yet: each says so and exits non-zero rather than pretend.
 func notBuiltCommands() []*cobra.Command {
 	planned := []struct{ use, short, missing string }{
-		{"up", "Bring the whole lab up (every step in order)", "the kind and netns lab runtimes"},
-		{"down", "Remove everything the lab made, and nothing else", "the kind and netns lab runtimes"},
-		{"status", "Say where the lab stands, step by step", "the lab runtimes"},
 		{"test", "Run the ingress, snat and bgp suites against a running lab", "the e2e suites"},
 		{"bench", "Measure spk-tmm against the kernel on the netns lab", "the data plane and the netns runtime"},
 		{"images", "List, build, pull, save and load the lab's images", "the offline image builder"},
@@ -313,4 +315,170 @@ func notBuiltCommands() []*cobra.Command {
 		})
 	}
 	return cmds
+}
+
+// Lab runtimes.
+const (
+	runtimeKind  = "kind"
+	runtimeNetns = "netns"
+)
+
+// labFlags are the flags up, down and status share.
+type labFlags struct {
+	runtime   string
+	runDir    string
+	tmmBinary string
+	offloads  bool
+}
+
+func (f *labFlags) register(cmd *cobra.Command, withStart bool) {
+	cmd.Flags().StringVar(&f.runtime, "runtime", runtimeKind, "lab runtime: kind|netns")
+	cmd.Flags().StringVar(&f.runDir, "run-dir", "", "netns: configs, pid files and logs (default "+netns.DefaultRunRoot+"/<cluster>)")
+	if withStart {
+		cmd.Flags().StringVar(&f.tmmBinary, "tmm-binary", "", "netns: the spk-tmm program (default: spk-tmm next to spklab, else on $PATH)")
+		cmd.Flags().BoolVar(&f.offloads, "offloads", false, "netns: keep TSO/GSO/GRO and checksum offloads on the lab's veths (default off)")
+	}
+}
+
+// netnsLab resolves the runtime flag and, for netns, builds the lab from the
+// validated topology. The kind runtime is not built yet.
+func (f *labFlags) netnsLab(cmd *cobra.Command, o *options) (*netns.Lab, error) {
+	switch f.runtime {
+	case runtimeNetns:
+	case runtimeKind:
+		return nil, &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s --runtime kind is not built yet: this build of spklab has only the netns runtime (use --runtime netns; see README.md, \"Status\")", cmd.CommandPath())}
+	default:
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime %q: supported runtimes are %s, %s", f.runtime, runtimeKind, runtimeNetns)}
+	}
+	t, err := o.validTopology()
+	if err != nil {
+		return nil, err
+	}
+	l, err := netns.New(t, netns.Options{
+		RunDir:    f.runDir,
+		TMMBinary: f.tmmBinary,
+		Offloads:  f.offloads,
+		Logger:    slog.New(slog.NewTextHandler(o.stderr, nil)),
+	})
+	if err != nil {
+		return nil, &ExitError{Code: ExitProblems, Err: err}
+	}
+	return l, nil
+}
+
+// interruptible is the command's context, cancelled by Ctrl-C or SIGTERM.
+func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+func newUpCommand(o *options) *cobra.Command {
+	var f labFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Bring the whole lab up (every step in order)",
+		Long: `Build the lab of the topology, or converge a partly built one: what exists and is right
+is left alone, what is missing is made.
+
+--runtime netns builds it on this host with network namespaces (no Docker, no Kubernetes):
+a bridge namespace, the router, the client with nginx, one namespace per TMM replica running
+spk-tmm --config <run dir>/crs, one per worker node with the tenant egress tunnels, and one
+per tenant pod with nginx. Needs root, nginx (nginx-light), ethtool and the spk-tmm binary.
+--runtime kind (the default) is not built yet.`,
+		Example: `  sudo spklab up --runtime netns
+  sudo spklab up --runtime netns -f my-lab.yaml --tmm-binary ./bin/spk-tmm`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := f.netnsLab(cmd, o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			if err := l.Up(ctx); err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			fmt.Fprintf(o.stdout, "netns lab %s is up (%d namespaces, %d pods); run dir %s\n",
+				l.Cluster(), len(l.Namespaces()), len(l.Pods()), l.RunDir())
+			return nil
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func newDownCommand(o *options) *cobra.Command {
+	var f labFlags
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove everything the lab made, and nothing else",
+		Long: `Remove the lab: with --runtime netns, stop every process running in the lab's namespaces,
+delete the namespaces "spklab-<cluster>-*" (their links go with them) and the run dir.
+Removing a lab that is not there succeeds.`,
+		Example: `  sudo spklab down --runtime netns`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := f.netnsLab(cmd, o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			if err := l.Down(ctx); err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			fmt.Fprintf(o.stdout, "netns lab %s is down\n", l.Cluster())
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	return cmd
+}
+
+func newStatusCommand(o *options) *cobra.Command {
+	var f labFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Say where the lab stands",
+		Long: `Report each namespace of the lab (--runtime netns): whether it exists, its links and
+addresses, and whether its processes (nginx, spk-tmm) run; as a table or as JSON.
+Exit status 0 when everything is up, 1 otherwise.`,
+		Example: `  spklab status --runtime netns
+  spklab status --runtime netns -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(output, formatTable, formatJSON); err != nil {
+				return err
+			}
+			l, err := f.netnsLab(cmd, o)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			s, err := l.Status(ctx)
+			if err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			if output == formatJSON {
+				err = writeData(o.stdout, formatJSON, s)
+			} else {
+				err = s.WriteTable(o.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			if !s.Up() {
+				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not (fully) up", l.Cluster())}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table|json")
+	return cmd
 }
