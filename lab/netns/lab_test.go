@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/spklab/spklab/internal/testenv"
 	"github.com/spklab/spklab/lab/proc"
 	"github.com/spklab/spklab/spk"
@@ -117,6 +119,43 @@ func TestUpDown(t *testing.T) {
 		must(p.Name+" → node", Ping(ctx, p.Namespace, netip.MustParseAddr("198.18.100.3"), 5*time.Second))
 	}
 	must("node → node over egress-net", Ping(ctx, l.NodeNS(worker), netip.MustParseAddr("198.18.100.4"), 5*time.Second))
+
+	// Offloads are off on both ends of a veth.
+	for _, end := range [][2]string{{l.ClientNS(), "eth0"}, {l.SwitchNS(), "cl-eth0"}} {
+		out, err := l.Exec(ctx, end[0], "ethtool", "-k", end[1])
+		if err != nil || !strings.Contains(string(out), "tcp-segmentation-offload: off") || !strings.Contains(string(out), "generic-receive-offload: off") {
+			t.Errorf("offloads of %s in %s: %v\n%s", end[1], end[0], err, out)
+		}
+	}
+
+	// The router sends each VIP to both TMMs (ECMP), each SNAT address to its owner.
+	rh, err := handle(l.RouterNS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rh.Close()
+	for dst, want := range map[string][]string{
+		"198.19.19.100/32":        {"192.0.2.201", "192.0.2.202"},
+		"2001::198:20:20:100/128": {"2001::192:0:2:201", "2001::192:0:2:202"},
+		"192.0.2.101/32":          {"192.0.2.202"},
+	} {
+		routes, err := rh.RouteListFiltered(0, &netlink.Route{Dst: ipNet(netip.MustParsePrefix(dst))}, netlink.RT_FILTER_DST)
+		if err != nil || len(routes) != 1 {
+			t.Errorf("router routes to %s: %v %v", dst, routes, err)
+			continue
+		}
+		var gws []string
+		if routes[0].Gw != nil {
+			gws = append(gws, routes[0].Gw.String())
+		}
+		for _, nh := range routes[0].MultiPath {
+			gws = append(gws, nh.Gw.String())
+		}
+		slices.Sort(gws)
+		if !slices.Equal(gws, want) {
+			t.Errorf("router route %s via %v, want %v", dst, gws, want)
+		}
+	}
 
 	// HTTP: node → pod shows the pod; the client serves /txt.
 	for _, p := range pods {
