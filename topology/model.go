@@ -240,3 +240,31 @@ func SplitTaint(s string) (key, value, effect string, ok bool) {
 	key, value, _ = strings.Cut(kv, "=")
 	return key, value, effect, key != "" && effect != ""
 }
+
+// RenameCluster gives the cluster a new name and renames the nodes the
+// topology refers to by their kind-derived names ("<cluster>-worker2"), so
+// that a second lab (a test's, say) never meets the first one.
+func (t *Topology) RenameCluster(name string) {
+	old := t.Cluster.Name
+	rename := func(s string) string {
+		if rest, ok := strings.CutPrefix(s, old+"-"); ok {
+			return name + "-" + rest
+		}
+		return s
+	}
+	t.Cluster.Name = name
+	for i := range t.Cluster.TMMNodes {
+		t.Cluster.TMMNodes[i] = rename(t.Cluster.TMMNodes[i])
+	}
+	for _, n := range t.Networks {
+		if n.Attach == nil {
+			continue
+		}
+		for i := range n.Attach.Nodes {
+			n.Attach.Nodes[i] = rename(n.Attach.Nodes[i])
+		}
+		for i := range n.Attach.Addresses {
+			n.Attach.Addresses[i].Node = rename(n.Attach.Addresses[i].Node)
+		}
+	}
+}

@@ -286,6 +286,13 @@ func (w *worker) ip(st *state, v *vlanState, b *port.Buf) {
 			w.vxlanIn(st, v, b)
 			return
 		}
+		if v.cfg.Internal && (p.Proto == packet.ProtoTCP || p.Proto == packet.ProtoUDP) {
+			// The internal self IP's ports are the ingress NAT ports: a
+			// segment without a flow is a late one of an ended flow, and
+			// the kernel would answer it with a RST.
+			w.drop(v, DropNoFlow)
+			return
+		}
 		w.toKernel(v, b, w.l3)
 		return
 	}

@@ -5,6 +5,7 @@
 package tmmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -78,10 +81,10 @@ func Run(ctx context.Context, opts Options) error {
 			p.Close()
 		}
 	}()
+	if err := takeFromKernel(opts.Interfaces); err != nil {
+		return err
+	}
 	for _, name := range opts.Interfaces {
-		if err := takeFromKernel(name); err != nil {
-			return err
-		}
 		p, err := afpacket.Open(name, afpacket.DefaultOptions())
 		if err != nil {
 			return fmt.Errorf("opening %s: %w", name, err)
@@ -138,38 +141,45 @@ func Run(ctx context.Context, opts Options) error {
 	}
 }
 
-// takeFromKernel leaves a wire interface to the data plane: no kernel
-// addresses, no IPv6 on it, and every received frame dropped at tc ingress
-// (after AF_PACKET has seen it), so the kernel never answers ARP for the
-// self IPs it holds on the TAPs or resets TCP segments meant for a flow.
-func takeFromKernel(name string) error {
-	link, err := netlink.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("interface %s: %w", name, err)
-	}
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
-	if err != nil {
-		return fmt.Errorf("listing addresses of %s: %w", name, err)
-	}
-	for _, a := range addrs {
-		if err := netlink.AddrDel(link, &a); err != nil {
-			return fmt.Errorf("flushing %s from %s: %w", a.IPNet, name, err)
+// takeFromKernel leaves the wire interfaces to the data plane: no kernel
+// addresses, no IPv6 on them, and every received frame dropped by an
+// nftables netdev ingress chain — which runs after AF_PACKET has seen the
+// frame — so the kernel never answers ARP for the self IPs it holds on the
+// TAPs, nor resets TCP segments that belong to a data-plane flow. (tc
+// filters would do the same, but kernels without cls_matchall exist; this
+// one has none.)
+func takeFromKernel(names []string) error {
+	var rules strings.Builder
+	rules.WriteString("table netdev spk_tmm\ndelete table netdev spk_tmm\ntable netdev spk_tmm {\n")
+	for _, name := range names {
+		link, err := netlink.LinkByName(name)
+		if err != nil {
+			return fmt.Errorf("interface %s: %w", name, err)
 		}
+		addrs, err := netlink.AddrList(link, netlink.FAMILY_ALL)
+		if err != nil {
+			return fmt.Errorf("listing addresses of %s: %w", name, err)
+		}
+		for _, a := range addrs {
+			if err := netlink.AddrDel(link, &a); err != nil {
+				return fmt.Errorf("flushing %s from %s: %w", a.IPNet, name, err)
+			}
+		}
+		_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644) // absent without IPv6
+		if err := netlink.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bringing %s up: %w", name, err)
+		}
+		fmt.Fprintf(&rules, "  chain wire_%d { type filter hook ingress device %q priority -500; policy drop; }\n", link.Attrs().Index, name)
 	}
-	_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6", []byte("1"), 0o644) // absent without IPv6
-	qdisc := &netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_CLSACT}, QdiscType: "clsact"}
-	if err := netlink.QdiscReplace(qdisc); err != nil {
-		return fmt.Errorf("adding clsact to %s: %w", name, err)
+	rules.WriteString("}\n")
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		return errors.New("hiding the wire interfaces from the kernel needs nft (Debian package nftables)")
 	}
-	filter := &netlink.MatchAll{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_MIN_INGRESS, Priority: 1, Protocol: syscall.ETH_P_ALL},
-		Actions:     []netlink.Action{&netlink.GenericAction{ActionAttrs: netlink.ActionAttrs{Action: netlink.TC_ACT_SHOT}}},
-	}
-	if err := netlink.FilterReplace(filter); err != nil {
-		return fmt.Errorf("hiding %s from the kernel (tc ingress drop): %w", name, err)
-	}
-	if err := netlink.LinkSetUp(link); err != nil {
-		return fmt.Errorf("bringing %s up: %w", name, err)
+	cmd := exec.Command(nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(rules.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("hiding %s from the kernel (nftables netdev ingress drop): %w: %s", strings.Join(names, ", "), err, bytes.TrimSpace(out))
 	}
 	return nil
 }

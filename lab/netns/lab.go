@@ -35,6 +35,8 @@ type Options struct {
 	// TMMBinary is the spk-tmm program; default spk-tmm next to the running
 	// executable, else spk-tmm on $PATH.
 	TMMBinary string
+	// TMMArgs are extra spk-tmm flags (e.g. "--max-flows", "2000").
+	TMMArgs []string
 	// NginxBinary is the nginx program; default nginx on $PATH.
 	NginxBinary string
 	// Offloads keeps TSO/GSO/GRO and checksum offloads on the lab's veths;

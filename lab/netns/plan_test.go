@@ -20,28 +20,7 @@ func renamed(t *testing.T, base, cluster string) *topology.Topology {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := topo.Cluster.Name
-	rename := func(s string) string {
-		if rest, ok := strings.CutPrefix(s, old+"-"); ok {
-			return cluster + "-" + rest
-		}
-		return s
-	}
-	topo.Cluster.Name = cluster
-	for i := range topo.Cluster.TMMNodes {
-		topo.Cluster.TMMNodes[i] = rename(topo.Cluster.TMMNodes[i])
-	}
-	for _, n := range topo.Networks {
-		if n.Attach == nil {
-			continue
-		}
-		for i := range n.Attach.Nodes {
-			n.Attach.Nodes[i] = rename(n.Attach.Nodes[i])
-		}
-		for i := range n.Attach.Addresses {
-			n.Attach.Addresses[i].Node = rename(n.Attach.Addresses[i].Node)
-		}
-	}
+	topo.RenameCluster(cluster)
 	if ps := topology.Validate(topo); ps != nil {
 		t.Fatalf("renamed topology is invalid: %v", ps)
 	}

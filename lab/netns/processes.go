@@ -223,6 +223,7 @@ func (l *Lab) upTMM(_ context.Context, binary string) error {
 			"--api", "unix:" + base + ".sock",
 			"--log-file", base + ".log",
 		}
+		argv = append(argv, l.opts.TMMArgs...)
 		pid, err := p.start(argv...)
 		if err != nil {
 			return err
