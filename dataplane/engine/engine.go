@@ -47,7 +47,8 @@ type ExceptionPath interface {
 type Options struct {
 	// Ports are the wire ports; Ports[i] is TMM interface "1.<i+1>".
 	Ports []port.Port
-	// Exception is the path to the kernel; nil drops host-bound frames.
+	// Exception is the path to the kernel; nil drops host-bound frames. It
+	// owns the TAPs it opens (the engine never closes them).
 	Exception ExceptionPath
 	// MaxFlows bounds the connection table (default 262144).
 	MaxFlows int
@@ -257,7 +258,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close stops Run and closes the ports.
+// Close stops Run and closes the wire ports. The TAPs belong to the
+// ExceptionPath that opened them; their readers stop with Run.
 func (e *Engine) Close() error {
 	e.cancel()
 	var errs []error
@@ -266,13 +268,6 @@ func (e *Engine) Close() error {
 			errs = append(errs, fmt.Errorf("closing %s: %w", wp.name, err))
 		}
 	}
-	e.mu.Lock()
-	for _, tp := range e.taps {
-		if err := tp.p.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing exception path of %s: %w", tp.vlan, err))
-		}
-	}
-	e.mu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -350,7 +345,8 @@ func (e *Engine) housekeeping() {
 		// Visit a slice of the table per tick: a full sweep of a full
 		// table takes about a second, and no tick blocks the workers long.
 		e.flows.Expire(now, max(4096, e.maxFlows/10))
-		e.neighbor.Expire(now)
+		// Frames that waited for a neighbor that never answered.
+		e.drops[DropNeighbor].Add(uint64(e.neighbor.Expire(now)))
 	}
 }
 

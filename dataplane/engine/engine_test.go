@@ -32,9 +32,9 @@ var (
 	podMAC    = [6]byte{0x02, 0, 0, 0, 0, 0x33} // the node's vxlan device
 )
 
-func mp(s string) netip.Prefix     { return netip.MustParsePrefix(s) }
-func ma(s string) netip.Addr       { return netip.MustParseAddr(s) }
-func map_(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+func mp(s string) netip.Prefix         { return netip.MustParsePrefix(s) }
+func ma(s string) netip.Addr           { return netip.MustParseAddr(s) }
+func addrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func testConfig(members []config.Member) *config.Config {
 	c := &config.Config{
@@ -96,7 +96,7 @@ func (r *rig) recv(p *memport.Port) gopacket.Packet {
 	return pkt
 }
 
-func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	for i, l := range ls {
 		if u, ok := l.(*layers.UDP); ok && i > 0 {
@@ -112,7 +112,7 @@ func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
 	return buf.Bytes()
 }
 
-func tcpFrame(t *testing.T, srcMAC, dstMAC [6]byte, src, dst netip.AddrPort, syn, ack bool, seq uint32) []byte {
+func tcpFrame(t testing.TB, srcMAC, dstMAC [6]byte, src, dst netip.AddrPort, syn, ack bool, seq uint32) []byte {
 	t.Helper()
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(srcMAC[:]), DstMAC: net.HardwareAddr(dstMAC[:])}
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), SYN: syn, ACK: ack, Seq: seq, Window: 1000}
@@ -174,13 +174,13 @@ func tcpOf(t *testing.T, pkt gopacket.Packet, src, dst netip.AddrPort) *layers.T
 }
 
 func TestIngressRoundTrip(t *testing.T) {
-	members := []config.Member{{Address: map_("10.244.1.2:80"), Node: "bnk-worker", NodeAddress: ma("198.18.100.3")}}
+	members := []config.Member{{Address: addrPort("10.244.1.2:80"), Node: "bnk-worker", NodeAddress: ma("198.18.100.3")}}
 	for _, vip := range []string{"198.19.19.100", "2001::198:19:19:100"} {
 		t.Run(vip, func(t *testing.T) {
 			r := newRig(t, members)
-			client := map_("198.51.100.100:40000")
+			client := addrPort("198.51.100.100:40000")
 			if ma(vip).Is6() {
-				client = map_("[2001::198:51:100:100]:40000")
+				client = addrPort("[2001::198:51:100:100]:40000")
 			}
 			vipAP := netip.AddrPortFrom(ma(vip), 80)
 			r.send(r.ext, tcpFrame(t, clientMAC, r.tmmExt, client, vipAP, true, false, 1000))
@@ -196,10 +196,10 @@ func TestIngressRoundTrip(t *testing.T) {
 			if eth := syn.LinkLayer().(*layers.Ethernet); [6]byte(eth.DstMAC) != nodeMAC {
 				t.Fatalf("SYN to %v, want the node's MAC", eth.DstMAC)
 			}
-			tl := tcpOf(t, syn, netip.AddrPortFrom(ma("198.18.100.201"), 0), map_("10.244.1.2:80"))
+			tl := tcpOf(t, syn, netip.AddrPortFrom(ma("198.18.100.201"), 0), addrPort("10.244.1.2:80"))
 			natPort := uint16(tl.SrcPort)
 			// The pod answers the self IP; TMM returns it to the client's MAC from the VIP.
-			r.send(r.egr, tcpFrame(t, nodeMAC, r.tmmEgr, map_("10.244.1.2:80"), netip.AddrPortFrom(ma("198.18.100.201"), natPort), true, true, 5000))
+			r.send(r.egr, tcpFrame(t, nodeMAC, r.tmmEgr, addrPort("10.244.1.2:80"), netip.AddrPortFrom(ma("198.18.100.201"), natPort), true, true, 5000))
 			synack := r.recv(r.ext)
 			if eth := synack.LinkLayer().(*layers.Ethernet); [6]byte(eth.DstMAC) != clientMAC || [6]byte(eth.SrcMAC) != r.tmmExt {
 				t.Fatalf("reply %v -> %v, want TMM -> client (auto-lasthop)", eth.SrcMAC, eth.DstMAC)
@@ -215,10 +215,10 @@ func TestIngressRoundTrip(t *testing.T) {
 
 func TestIngressNoMemberResets(t *testing.T) {
 	r := newRig(t, nil)
-	client := map_("198.51.100.100:40001")
-	r.send(r.ext, tcpFrame(t, clientMAC, r.tmmExt, client, map_("198.20.20.100:80"), true, false, 77))
+	client := addrPort("198.51.100.100:40001")
+	r.send(r.ext, tcpFrame(t, clientMAC, r.tmmExt, client, addrPort("198.20.20.100:80"), true, false, 77))
 	rst := r.recv(r.ext)
-	tl := tcpOf(t, rst, map_("198.20.20.100:80"), client)
+	tl := tcpOf(t, rst, addrPort("198.20.20.100:80"), client)
 	if !tl.RST || !tl.ACK || tl.Ack != 78 {
 		t.Fatalf("want RST|ACK ack 78, got %+v", tl)
 	}
@@ -229,8 +229,8 @@ func TestIngressNoMemberResets(t *testing.T) {
 
 func TestEgressSNATRoundTrip(t *testing.T) {
 	r := newRig(t, nil)
-	pod := map_("10.244.1.5:33333")
-	remote := map_("198.51.100.100:80")
+	pod := addrPort("10.244.1.5:33333")
+	remote := addrPort("198.51.100.100:80")
 	inner := tcpFrame(t, podMAC, [6]byte{0x02, 0xee, 0, 0, 0, 1}, pod, remote, true, false, 9)
 	outer := serialize(t,
 		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
@@ -263,7 +263,7 @@ func TestEgressSNATRoundTrip(t *testing.T) {
 
 func TestEgressUnknownTenantDropped(t *testing.T) {
 	r := newRig(t, nil)
-	inner := tcpFrame(t, podMAC, r.tmmEgr, map_("10.244.1.5:1"), map_("198.51.100.100:80"), true, false, 1)
+	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("10.244.1.5:1"), addrPort("198.51.100.100:80"), true, false, 1)
 	r.send(r.egr, serialize(t,
 		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
 		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}},

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"net"
-	"net/netip"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -19,7 +18,7 @@ import (
 func FuzzPipeline(f *testing.F) {
 	tmmExt, ext := memport.Pair("tmm-ext", "ext")
 	tmmEgr, egr := memport.Pair("tmm-egr", "egr")
-	members := []config.Member{{Address: map_("10.244.1.2:80"), Node: "bnk-worker", NodeAddress: ma("198.18.100.3")}}
+	members := []config.Member{{Address: addrPort("10.244.1.2:80"), Node: "bnk-worker", NodeAddress: ma("198.18.100.3")}}
 	eng, err := New(Options{Ports: []port.Port{tmmExt, tmmEgr}, MaxFlows: 32})
 	if err != nil {
 		f.Fatal(err)
@@ -56,43 +55,18 @@ func FuzzPipeline(f *testing.F) {
 
 func pipelineSeeds(f *testing.F, extMAC, egrMAC [6]byte) [][]byte {
 	var out [][]byte
-	syn := tcpFrameF(f, clientMAC, extMAC, map_("198.51.100.100:40000"), map_("198.19.19.100:80"), true)
+	syn := tcpFrame(f, clientMAC, extMAC, addrPort("198.51.100.100:40000"), addrPort("198.19.19.100:80"), true, false, 1)
 	out = append(out, syn, syn[:30])
-	out = append(out, tcpFrameF(f, clientMAC, extMAC, map_("[2001::198:51:100:100]:40000"), map_("[2001::198:19:19:100]:80"), true))
-	out = append(out, serializeF(f,
+	out = append(out, tcpFrame(f, clientMAC, extMAC, addrPort("[2001::198:51:100:100]:40000"), addrPort("[2001::198:19:19:100]:80"), true, false, 1))
+	out = append(out, serialize(f,
 		&layers.Ethernet{SrcMAC: net.HardwareAddr(clientMAC[:]), DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
 		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
 			Operation: layers.ARPRequest, SourceHwAddress: clientMAC[:], SourceProtAddress: []byte{192, 0, 2, 250},
 			DstHwAddress: make([]byte, 6), DstProtAddress: []byte{192, 0, 2, 201}}))
-	inner := tcpFrameF(f, podMAC, egrMAC, map_("10.244.1.5:33333"), map_("198.51.100.100:80"), true)
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}}
-	udp := &layers.UDP{SrcPort: 50000, DstPort: 4789}
-	udp.SetNetworkLayerForChecksum(ip)
-	out = append(out, serializeF(f,
+	inner := tcpFrame(f, podMAC, egrMAC, addrPort("10.244.1.5:33333"), addrPort("198.51.100.100:80"), true, false, 1)
+	out = append(out, serialize(f,
 		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(egrMAC[:]), EthernetType: layers.EthernetTypeIPv4},
-		ip, udp, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(inner)))
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}},
+		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(inner)))
 	return out
-}
-
-func serializeF(f *testing.F, ls ...gopacket.SerializableLayer) []byte {
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-		f.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func tcpFrameF(f *testing.F, srcMAC, dstMAC [6]byte, src, dst netip.AddrPort, syn bool) []byte {
-	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr(srcMAC[:]), DstMAC: net.HardwareAddr(dstMAC[:])}
-	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), SYN: syn, Seq: 1, Window: 1000}
-	if src.Addr().Is4() {
-		eth.EthernetType = layers.EthernetTypeIPv4
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-		tcp.SetNetworkLayerForChecksum(ip)
-		return serializeF(f, eth, ip, tcp)
-	}
-	eth.EthernetType = layers.EthernetTypeIPv6
-	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice()}
-	tcp.SetNetworkLayerForChecksum(ip)
-	return serializeF(f, eth, ip, tcp)
 }

@@ -356,10 +356,7 @@ func (w *worker) ingressNew(st *state, v *vlanState, b *port.Buf, vs *vsState) {
 	f, err := w.e.flows.Insert(w.key(0), reply, time.Duration(vs.idle), fd, w.now)
 	if err != nil {
 		pool.Release(natPort)
-		r := DropNoFlow
-		if errors.Is(err, conntrack.ErrFull) {
-			r = DropTableFull
-		}
+		r := insertDrop(err)
 		vs.counters.drops.add(r)
 		w.drop(v, r)
 		return
@@ -369,6 +366,15 @@ func (w *worker) ingressNew(st *state, v *vlanState, b *port.Buf, vs *vsState) {
 	m.counters.connections.Add(1)
 	m.counters.active.Add(1)
 	w.forward(st, v, b, f, conntrack.Original)
+}
+
+// insertDrop is the drop reason of a refused flow insertion: a full table,
+// or a key another packet of the same flow just inserted.
+func insertDrop(err error) DropReason {
+	if errors.Is(err, conntrack.ErrFull) {
+		return DropTableFull
+	}
+	return DropNoFlow
 }
 
 // pick chooses a pool member for a new connection.
@@ -398,8 +404,8 @@ func (w *worker) reset(v *vlanState, b *port.Buf) {
 func (w *worker) forward(st *state, v *vlanState, b *port.Buf, f *conntrack.Flow[flowData], dir conntrack.Direction) {
 	p := &w.p
 	fd := &f.Value
-	f.Track(dir, p.TCPFlags, w.l3end-w.l3, w.now)
 	size := w.l3end - w.l3
+	f.Track(dir, p.TCPFlags, size, w.now)
 	switch fd.kind {
 	case flowIngress:
 		fd.vs.counters.traffic.add(size)
@@ -651,10 +657,7 @@ func (w *worker) egressNew(st *state, v *vlanState, b *port.Buf, t *tenantState,
 		if fd.natPool != nil {
 			fd.natPool.Release(natPort)
 		}
-		r := DropNoFlow
-		if errors.Is(err, conntrack.ErrFull) {
-			r = DropTableFull
-		}
+		r := insertDrop(err)
 		t.counters.drops.add(r)
 		w.drop(v, r)
 		return

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/spklab/spklab/dataplane/config"
@@ -266,22 +266,14 @@ func (st *state) virtualServer(a netip.Addr, port uint16) *vsState {
 	return st.vs[vsKey{a, 0}]
 }
 
+// interfaceList names a TMM's interfaces for errors: "1.1, 1.2".
 func interfaceList(ports map[string]*wirePort) string {
-	var names []string
-	for n := range ports {
-		names = append(names, n)
+	names := make([]string, len(ports))
+	for _, wp := range ports {
+		names[wp.index] = wp.name
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		ai, _ := strconv.Atoi(a[2:])
-		bi, _ := strconv.Atoi(b[2:])
-		return ai - bi
-	})
-	if names == nil {
+	if len(names) == 0 {
 		return "none"
 	}
-	s := names[0]
-	for _, n := range names[1:] {
-		s += ", " + n
-	}
-	return s
+	return strings.Join(names, ", ")
 }

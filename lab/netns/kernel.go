@@ -14,6 +14,8 @@ import (
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/spklab/spklab/internal/netconv"
 )
 
 // NetnsDir is where iproute2 keeps named namespaces.
@@ -272,7 +274,7 @@ func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix, scope 
 	}
 	present := map[netip.Prefix]bool{}
 	for _, a := range have {
-		p := prefixOf(a.IPNet)
+		p := netconv.Prefix(a.IPNet)
 		if kernelOwned(p.Addr()) {
 			continue
 		}
@@ -288,7 +290,7 @@ func ensureAddrs(h *netlink.Handle, l netlink.Link, addrs []netip.Prefix, scope 
 		if present[p] {
 			continue
 		}
-		a := &netlink.Addr{IPNet: ipNet(p), Scope: int(scope)}
+		a := &netlink.Addr{IPNet: netconv.IPNet(p), Scope: int(scope)}
 		if p.Addr().Is6() {
 			a.Flags = unix.IFA_F_NODAD
 		}
@@ -319,7 +321,7 @@ func ensureRoutes(h *netlink.Handle, routes []route) error {
 			return fmt.Errorf("listing routes: %w", err)
 		}
 		for i := range have {
-			dst := prefixOf(have[i].Dst)
+			dst := netconv.Prefix(have[i].Dst)
 			if !dst.IsValid() {
 				dst = netip.PrefixFrom(zeroAddr(fam), 0)
 			}
@@ -359,7 +361,7 @@ func (r route) String() string {
 }
 
 func (r route) netlink(h *netlink.Handle) (*netlink.Route, error) {
-	nr := &netlink.Route{Dst: ipNet(r.dst), Protocol: RouteProtocol}
+	nr := &netlink.Route{Dst: netconv.IPNet(r.dst), Protocol: RouteProtocol}
 	if r.dev != "" {
 		l, err := h.LinkByName(r.dev)
 		if err != nil {
@@ -380,22 +382,6 @@ func (r route) netlink(h *netlink.Handle) (*netlink.Route, error) {
 		}
 	}
 	return nr, nil
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.Prefix{}
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones)
 }
 
 // setSysctls writes /proc/sys values inside the named namespace.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
 	"github.com/spklab/spklab/lab/proc"
 	"github.com/spklab/spklab/spk"
@@ -139,7 +140,7 @@ func TestUpDown(t *testing.T) {
 		"2001::198:20:20:100/128": {"2001::192:0:2:201", "2001::192:0:2:202"},
 		"192.0.2.101/32":          {"192.0.2.202"},
 	} {
-		routes, err := rh.RouteListFiltered(0, &netlink.Route{Dst: ipNet(netip.MustParsePrefix(dst))}, netlink.RT_FILTER_DST)
+		routes, err := rh.RouteListFiltered(0, &netlink.Route{Dst: netconv.IPNet(netip.MustParsePrefix(dst))}, netlink.RT_FILTER_DST)
 		if err != nil || len(routes) != 1 {
 			t.Errorf("router routes to %s: %v %v", dst, routes, err)
 			continue

@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/spklab/spklab/internal/netconv"
 )
 
 // Status is what exists of a lab.
@@ -139,7 +141,7 @@ func linkStatus(ns string) ([]LinkStatus, error) {
 			return nil, fmt.Errorf("addresses of %s in %s: %w", a.Name, ns, err)
 		}
 		for _, ad := range addrs {
-			p := prefixOf(ad.IPNet)
+			p := netconv.Prefix(ad.IPNet)
 			if kernelOwned(p.Addr()) {
 				continue
 			}
@@ -153,7 +155,7 @@ func linkStatus(ns string) ([]LinkStatus, error) {
 
 func hasNonLoopback(addrs []netlink.Addr) bool {
 	for _, a := range addrs {
-		if p := prefixOf(a.IPNet); !p.Addr().IsLoopback() {
+		if p := netconv.Prefix(a.IPNet); !p.Addr().IsLoopback() {
 			return true
 		}
 	}

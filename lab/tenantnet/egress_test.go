@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
 )
 
@@ -61,7 +62,7 @@ func TestEgressReachesFakeTMM(t *testing.T) {
 				return err
 			}
 		}
-		return netlink.RouteAdd(&netlink.Route{LinkIndex: cali.Attrs().Index, Dst: ipNet(netip.PrefixFrom(redPod0, 32)), Scope: netlink.SCOPE_LINK})
+		return netlink.RouteAdd(&netlink.Route{LinkIndex: cali.Attrs().Index, Dst: netconv.IPNet(netip.PrefixFrom(redPod0, 32)), Scope: netlink.SCOPE_LINK})
 	}))
 
 	apply(t, node, Node{Underlay: "eth2", Local: nodeAddr, Exempt: exempt,
@@ -94,13 +95,13 @@ func TestEgressReachesFakeTMM(t *testing.T) {
 		if err := netlink.NeighAppend(fdbEntry(l.Attrs().Index, nodeAddr)); err != nil {
 			return err
 		}
-		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(outside, 24))}); err != nil {
+		if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: netconv.IPNet(netip.PrefixFrom(outside, 24))}); err != nil {
 			return err
 		}
 		if err := netlink.LinkSetUp(l); err != nil {
 			return err
 		}
-		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("10.244.0.0/16")), Scope: netlink.SCOPE_LINK}); err != nil {
+		if err := netlink.RouteAdd(&netlink.Route{LinkIndex: l.Attrs().Index, Dst: netconv.IPNet(netip.MustParsePrefix("10.244.0.0/16")), Scope: netlink.SCOPE_LINK}); err != nil {
 			return err
 		}
 		return netlink.NeighAdd(&netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_INET, State: netlink.NUD_PERMANENT,

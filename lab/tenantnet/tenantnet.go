@@ -22,6 +22,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/spklab/spklab/internal/netconv"
 )
 
 // What tenantnet owns in a namespace.
@@ -343,28 +345,12 @@ func (r rule) netlink() *netlink.Rule {
 		nr.Family = unix.AF_INET6
 	}
 	if r.src.IsValid() {
-		nr.Src = ipNet(r.src)
+		nr.Src = netconv.IPNet(r.src)
 	}
 	if r.dst.IsValid() {
-		nr.Dst = ipNet(r.dst)
+		nr.Dst = netconv.IPNet(r.dst)
 	}
 	return nr
-}
-
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
-func prefixOf(n *net.IPNet) netip.Prefix {
-	if n == nil {
-		return netip.Prefix{}
-	}
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones)
 }
 
 func wantedRules(n Node) map[rule]bool {
@@ -411,7 +397,7 @@ func syncRules(n Node) error {
 		return err
 	}
 	for i := range have {
-		r := rule{priority: have[i].Priority, src: prefixOf(have[i].Src), dst: prefixOf(have[i].Dst), table: have[i].Table}
+		r := rule{priority: have[i].Priority, src: netconv.Prefix(have[i].Src), dst: netconv.Prefix(have[i].Dst), table: have[i].Table}
 		if want[r] {
 			delete(want, r)
 			continue

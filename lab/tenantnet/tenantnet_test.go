@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
 )
 
@@ -71,7 +72,7 @@ func up(t *testing.T, ns *testenv.Netns, dev string, addr netip.Prefix) {
 		t.Fatalf("%s in %s: %v", dev, ns.Name, err)
 	}
 	if addr.IsValid() {
-		if err := h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
+		if err := h.AddrAdd(l, &netlink.Addr{IPNet: netconv.IPNet(addr)}); err != nil {
 			t.Fatalf("address %s on %s: %v", addr, dev, err)
 		}
 	}
@@ -136,7 +137,7 @@ func snapshot(t *testing.T, ns *testenv.Netns) state {
 			return err
 		}
 		for _, r := range rules {
-			s.rules = append(s.rules, rule{priority: r.Priority, src: prefixOf(r.Src), dst: prefixOf(r.Dst), table: r.Table}.String())
+			s.rules = append(s.rules, rule{priority: r.Priority, src: netconv.Prefix(r.Src), dst: netconv.Prefix(r.Dst), table: r.Table}.String())
 		}
 		return nil
 	})
@@ -271,7 +272,7 @@ func TestApplyIsIdempotentAndRemoves(t *testing.T) {
 		foreign := netlink.NewRule()
 		foreign.Priority = PriorityPod
 		foreign.Table = 100 // outside our range
-		foreign.Src = ipNet(netip.MustParsePrefix("10.9.9.9/32"))
+		foreign.Src = netconv.IPNet(netip.MustParsePrefix("10.9.9.9/32"))
 		return netlink.RuleAdd(foreign)
 	}); err != nil {
 		t.Fatal(err)
