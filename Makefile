@@ -43,7 +43,7 @@ up: build ## bring the lab up (RUNTIME=kind|netns)
 down: build ## remove everything the lab made (RUNTIME=kind|netns)
 	$(SPKLAB) down --runtime $(RUNTIME)
 
-bench: build ## spk-tmm against the kernel on the netns lab, as ratios
+bench: build ## spk-tmm against the kernel on the netns lab, as ratios (not built yet: exits 3)
 	$(SPKLAB) bench
 
 clean: ## remove build output

@@ -128,10 +128,10 @@ func (c *compiler) reject(loc, path, format string, args ...any) {
 	c.out.Problems = append(c.out.Problems, Problem{Path: loc + ":" + path, Reason: reason})
 }
 
-// vlans adds every VLAN with each replica's self IPs and returns the VLAN
-// names by kind of VLAN.
+// vlans adds every usable VLAN with each replica's self IPs and returns the
+// set of their names (what spec.vlans lists may name).
 func (c *compiler) vlans(replicas int) map[string]bool {
-	names := map[string]bool{} // name -> internal
+	names := map[string]bool{}
 	for i := range c.o.VLANs {
 		v := &c.o.VLANs[i]
 		loc := location(v.Source, KindVLAN, &v.ObjectMeta)
@@ -150,7 +150,7 @@ func (c *compiler) vlans(replicas int) map[string]bool {
 		if short("spec.selfip_v4s", len(s.SelfIPv4s)) || short("spec.selfip_v6s", len(s.SelfIPv6s)) {
 			continue
 		}
-		names[s.Name] = s.Internal
+		names[s.Name] = true
 		for r, cfg := range c.out.Configs {
 			cv := config.VLAN{
 				Name:        s.Name,

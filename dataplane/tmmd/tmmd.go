@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,6 +28,7 @@ import (
 	"github.com/spklab/spklab/dataplane/port/afpacket"
 	"github.com/spklab/spklab/dataplane/port/tap"
 	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/spk"
 )
 
@@ -221,7 +223,8 @@ func (t *tapPath) Open(v config.VLAN, mac [6]byte) (port.Port, error) {
 	return p, nil
 }
 
-// setAddrs makes the TAP hold exactly the self IPs.
+// setAddrs makes the TAP hold exactly the self IPs: stale ones (from an
+// earlier config) go, the wanted ones are (re)placed.
 func setAddrs(name string, want []netip.Prefix) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
@@ -231,43 +234,16 @@ func setAddrs(name string, want []netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("listing addresses of %s: %w", name, err)
 	}
-	var missing []netip.Prefix
-	for _, p := range want {
-		found := false
-		for _, a := range have {
-			ones, _ := a.Mask.Size()
-			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == p.Addr() && ones == p.Bits() {
-				found = true
-			}
-		}
-		if !found {
-			missing = append(missing, p)
-		}
-	}
 	for _, a := range have {
-		ip, _ := netip.AddrFromSlice(a.IP)
-		ones, _ := a.Mask.Size()
-		pf := netip.PrefixFrom(ip.Unmap(), ones)
-		if ip.Unmap().IsLinkLocalUnicast() || containsPrefix(want, pf) {
+		p := netconv.Prefix(a.IPNet)
+		if p.Addr().IsLinkLocalUnicast() || slices.Contains(want, p) {
 			continue
 		}
 		if err := netlink.AddrDel(link, &a); err != nil {
-			return fmt.Errorf("removing %s from %s: %w", pf, name, err)
+			return fmt.Errorf("removing %s from %s: %w", p, name, err)
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return tap.AddAddrs(name, missing)
-}
-
-func containsPrefix(list []netip.Prefix, p netip.Prefix) bool {
-	for _, q := range list {
-		if q == p {
-			return true
-		}
-	}
-	return false
+	return tap.AddAddrs(name, want)
 }
 
 func (t *tapPath) Remove(vlan string) error {
