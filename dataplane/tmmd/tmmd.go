@@ -53,7 +53,13 @@ func LoadConfig(dir string, replica int) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s:\n%w", dir, err)
 	}
+	if ps := o.Check(); ps != nil {
+		return nil, fmt.Errorf("%s has problems:\n%w", dir, ps)
+	}
 	replicas := o.Replicas()
+	if replicas == 0 {
+		return nil, fmt.Errorf("%s: no F5SPKVlan lists self IPs (selfip_v4s/selfip_v6s), so there is no TMM replica to run", dir)
+	}
 	if replica < 0 || replica >= replicas {
 		return nil, fmt.Errorf("replica %d: the VLANs in %s have self IPs for replicas 0–%d", replica, dir, replicas-1)
 	}

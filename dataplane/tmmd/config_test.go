@@ -1,0 +1,34 @@
+package tmmd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigErrorsNameTheProblem(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("vlan.yaml", "apiVersion: k8s.f5net.com/v1\nkind: F5SPKVlan\nmetadata: {name: v}\nspec: {name: ext, tag: 5000, interfaces: [\"1.1\"]}\n")
+	_, err := LoadConfig(dir, 0)
+	if err == nil || !strings.Contains(err.Error(), "vlan.yaml:spec.tag: 5000 is out of range") {
+		t.Fatalf("err = %v", err)
+	}
+	write("vlan.yaml", "apiVersion: k8s.f5net.com/v1\nkind: F5SPKVlan\nmetadata: {name: v}\nspec: {name: ext, tag: 0, interfaces: [\"1.1\"]}\n")
+	if _, err := LoadConfig(dir, 0); err == nil || !strings.Contains(err.Error(), "no F5SPKVlan lists self IPs") {
+		t.Fatalf("err = %v", err)
+	}
+	write("vlan.yaml", "apiVersion: k8s.f5net.com/v1\nkind: F5SPKVlan\nmetadata: {name: v}\nspec: {name: ext, tag: 0, interfaces: [\"1.1\"], selfip_v4s: [192.0.2.201], prefixlen_v4: 24}\n")
+	if _, err := LoadConfig(dir, 1); err == nil || !strings.Contains(err.Error(), "replica 1: the VLANs in") {
+		t.Fatalf("err = %v", err)
+	}
+	cfg, err := LoadConfig(dir, 0)
+	if err != nil || len(cfg.VLANs) != 1 || cfg.VLANs[0].SelfIPs[0].String() != "192.0.2.201/24" {
+		t.Fatalf("cfg %+v err %v", cfg, err)
+	}
+}
