@@ -255,6 +255,22 @@ func TestUpDown(t *testing.T) {
 		}
 		inodes[ino] = true
 	}
+	// ip netns exec enters the namespace after it starts: wait until the
+	// stray really is inside, or Down has nothing to find yet.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		in, err := proc.InNetns(inodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := in[stray]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stray pid %d never entered the lab namespace", stray)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := l.Down(ctx); err != nil {
 		t.Fatalf("Down: %v", err)
 	}
