@@ -57,6 +57,7 @@ func Compile(o *Objects, replicas int) *Compiled {
 	for i := range o.Routes {
 		c.route(&o.Routes[i])
 	}
+	c.bgp()
 	for _, cfg := range c.out.Configs {
 		cfg.Seal()
 	}
@@ -87,6 +88,7 @@ func (c *Compiled) withoutBad(o *Objects) *Objects {
 		Egresses:  keep(o.Egresses, bad, func(v *F5SPKEgress) string { return location(v.Source, KindEgress, &v.ObjectMeta) }),
 		Routes:    keep(o.Routes, bad, func(v *F5SPKStaticRoute) string { return location(v.Source, KindStaticRoute, &v.ObjectMeta) }),
 		Endpoints: keep(o.Endpoints, bad, func(v *StaticEndpoints) string { return location(v.Source, KindStaticEndpoints, &v.ObjectMeta) }),
+		Routing:   o.Routing,
 	}
 }
 
@@ -110,6 +112,7 @@ func (o *Objects) deepDefaults() *Objects {
 		Egresses:  slices.Clone(o.Egresses),
 		Routes:    slices.Clone(o.Routes),
 		Endpoints: o.Endpoints,
+		Routing:   o.Routing,
 	}
 	cp.SetDefaults()
 	return cp

@@ -18,7 +18,7 @@ import (
 // F5SPKEgress using it (tenant namespace). The topology is assumed valid
 // (topology.Validate); FromTopology copies, it does not judge.
 func FromTopology(t *topology.Topology) *Objects {
-	o := &Objects{}
+	o := &Objects{Routing: ValuesFromTopology(t)}
 	for _, v := range t.TMM.VLANs {
 		o.VLANs = append(o.VLANs, vlanFor(t, v))
 	}

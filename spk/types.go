@@ -410,6 +410,9 @@ type Objects struct {
 	Egresses  []F5SPKEgress
 	Routes    []F5SPKStaticRoute
 	Endpoints []StaticEndpoints
+	// Routing is the TMM's dynamic routing from the Helm values (not a CR);
+	// nil = none.
+	Routing *DynamicRouting
 }
 
 // SetDefaults fills every object's defaults.

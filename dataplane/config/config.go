@@ -23,6 +23,8 @@ type Config struct {
 	VirtualServers []VirtualServer `json:"virtualServers,omitempty"`
 	Tenants        []Tenant        `json:"tenants,omitempty"`
 	Routes         []Route         `json:"routes,omitempty"`
+	// BGP is this replica's speaker; nil = no dynamic routing.
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // VLAN is one TMM VLAN on one interface.
@@ -116,6 +118,42 @@ func (t *Tenant) SNATAddr(is4 bool) (netip.Addr, bool) {
 type Route struct {
 	Prefix  netip.Prefix `json:"prefix"`
 	Gateway netip.Addr   `json:"gateway"`
+}
+
+// BGP is one replica's BGP speaker: who it peers with and what it
+// announces. Every replica announces every VIP (the router spreads flows
+// over them, ECMP) but only its own SNAT addresses (replies must return to
+// the replica holding the translation).
+type BGP struct {
+	ASN uint32 `json:"asn"`
+	// RouterID is the replica's IPv4 self IP on the first neighbor's VLAN.
+	RouterID netip.Addr `json:"routerID"`
+	Hostname string     `json:"hostname,omitempty"`
+	// GracefulRestart is the restart time announced in seconds; 0 = off.
+	GracefulRestart uint16     `json:"gracefulRestart,omitempty"`
+	Neighbors       []Neighbor `json:"neighbors,omitempty"`
+	// Announce are the host prefixes (/32, /128) this replica originates.
+	Announce []netip.Prefix `json:"announce,omitempty"`
+}
+
+// Neighbor is one BGP peer of a replica.
+type Neighbor struct {
+	Address netip.Addr `json:"address"`
+	ASN     uint32     `json:"asn"`
+	// Password is the TCP MD5 key; empty = none.
+	Password string `json:"password,omitempty"`
+	// EBGPMultihop is the TTL of the session's packets; 0 = directly
+	// connected (TTL 1).
+	EBGPMultihop uint8 `json:"ebgpMultihop,omitempty"`
+	IPv4         bool  `json:"ipv4,omitempty"`
+	IPv6         bool  `json:"ipv6,omitempty"`
+	// VLAN is the VLAN the neighbor is reached on; Local is this replica's
+	// self IP there of the neighbor's family (the session's source), and
+	// NextHop4/NextHop6 are its self IPs announced as next hops.
+	VLAN     string     `json:"vlan"`
+	Local    netip.Addr `json:"local"`
+	NextHop4 netip.Addr `json:"nextHop4,omitzero"`
+	NextHop6 netip.Addr `json:"nextHop6,omitzero"`
 }
 
 // Seal sets Version to the hash of the rest of the config.
