@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )
 
@@ -44,6 +45,11 @@ type Options struct {
 	Offloads bool
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
+	// Dataplane is what forwards in the TMM namespaces: DataplaneTMM
+	// (default) or DataplaneKernel.
+	Dataplane string
+	// ExtraCRs, when set, adds CRs to the CR directory (ExtraCRFile).
+	ExtraCRs ExtraCRsFunc
 }
 
 // Lab is one netns lab built from a topology.
@@ -52,6 +58,12 @@ type Lab struct {
 	opts Options
 	plan *plan
 	log  *slog.Logger
+	// extra are the CRs Options.ExtraCRs added (nil: none).
+	extra *spk.Objects
+	// kernel is set with DataplaneKernel: each replica's ruleset.
+	kernel []kernelTMM
+	// steps are the step times of the last Up.
+	steps []StepTime
 }
 
 // New checks the topology and derives the lab from it. Nothing is touched
@@ -73,6 +85,23 @@ func New(t *topology.Topology, o Options) (*Lab, error) {
 	l := &Lab{topo: t, opts: o, plan: p, log: o.Logger}
 	if l.log == nil {
 		l.log = slog.Default()
+	}
+	switch o.Dataplane {
+	case "", DataplaneTMM, DataplaneKernel:
+	default:
+		return nil, fmt.Errorf("netns lab: data plane %q: supported are %s, %s", o.Dataplane, DataplaneTMM, DataplaneKernel)
+	}
+	if o.ExtraCRs != nil || o.Dataplane == DataplaneKernel {
+		all, extra, err := labObjects(l)
+		if err != nil {
+			return nil, fmt.Errorf("netns lab: %w", err)
+		}
+		l.extra = extra
+		if o.Dataplane == DataplaneKernel {
+			if err := l.planKernelDataplane(all); err != nil {
+				return nil, fmt.Errorf("netns lab: %w", err)
+			}
+		}
 	}
 	return l, nil
 }

@@ -15,9 +15,16 @@ import (
 // what is missing and leaves what is right alone.
 func (l *Lab) Up(ctx context.Context) error {
 	start := time.Now()
-	tmm, err := l.tmmBinary()
-	if err != nil {
-		return err
+	dataplane := struct {
+		name string
+		run  func(context.Context) error
+	}{"kernel data plane", l.upKernel}
+	if l.opts.Dataplane != DataplaneKernel {
+		tmm, err := l.tmmBinary()
+		if err != nil {
+			return err
+		}
+		dataplane.name, dataplane.run = "spk-tmm", func(ctx context.Context) error { return l.upTMM(ctx, tmm) }
 	}
 	steps := []struct {
 		name string
@@ -31,8 +38,9 @@ func (l *Lab) Up(ctx context.Context) error {
 		{"tenant egress", l.upTenantNet},
 		{"offloads", l.upOffloads},
 		{"nginx", l.upNginx},
-		{"spk-tmm", func(ctx context.Context) error { return l.upTMM(ctx, tmm) }},
+		dataplane,
 	}
+	l.steps = nil
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -41,6 +49,7 @@ func (l *Lab) Up(ctx context.Context) error {
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("netns lab %s: %s: %w", l.plan.cluster, s.name, err)
 		}
+		l.steps = append(l.steps, StepTime{Name: s.name, Took: time.Since(t0)})
 		l.log.Debug("netns lab step done", "cluster", l.plan.cluster, "step", s.name, "took", time.Since(t0))
 	}
 	l.log.Info("netns lab up", "cluster", l.plan.cluster, "namespaces", len(l.plan.hosts)+1, "pods", len(l.plan.pods), "took", time.Since(start).Round(time.Millisecond))
@@ -55,8 +64,21 @@ func (l *Lab) upRunDir(context.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeCRs(l.CRDir(), base, extra)
+	if err := writeCRs(l.CRDir(), base, extra); err != nil {
+		return err
+	}
+	return l.writeExtraCRs()
 }
+
+// StepTime is how long one step of Up took.
+type StepTime struct {
+	Name string        `json:"name"`
+	Took time.Duration `json:"took"`
+}
+
+// StepTimes are the steps of the last Up, in order, with their durations
+// (only the steps that finished).
+func (l *Lab) StepTimes() []StepTime { return append([]StepTime(nil), l.steps...) }
 
 func (l *Lab) upNamespaces(context.Context) error {
 	if err := prepareNetnsDir(); err != nil {
