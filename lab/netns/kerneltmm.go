@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spklab/spklab/dataplane/config"
+	"github.com/spklab/spklab/dataplane/conntrack"
 	"github.com/spklab/spklab/spk"
 )
 
@@ -225,6 +227,13 @@ func (l *Lab) upKernel(ctx context.Context) error {
 		}
 		if _, err := l.Exec(ctx, k.ns, "nft", "-f", path); err != nil {
 			return fmt.Errorf("kernel data plane (Debian package nftables): %w", err)
+		}
+		// spk-tmm forgets a TIME_WAIT flow after 2 s; Linux keeps it 120 s,
+		// which would fill the shared conntrack table under a connection
+		// benchmark. The sysctl exists once nft has loaded conntrack.
+		timeWait := strconv.Itoa(int(conntrack.DefaultTimeouts().TimeWait / time.Second))
+		if err := setSysctls(k.ns, []sysctl{{"net/netfilter/nf_conntrack_tcp_timeout_time_wait", timeWait}}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -185,6 +185,9 @@ func TestKernelDataplane(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "numgen inc mod 2") {
 		t.Errorf("nft list: %v\n%s", err, out)
 	}
+	if out, err := l.Exec(ctx, l.TMMNS(1), "cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait"); err != nil || string(out) != "2\n" {
+		t.Errorf("conntrack TIME_WAIT timeout %q, %v; want spk-tmm's 2 s", out, err)
+	}
 	before := snapshotLab(t, l)
 	if err := l.Up(ctx); err != nil {
 		t.Fatalf("second Up: %v", err)
