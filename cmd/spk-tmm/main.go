@@ -21,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spklab/spklab/dataplane/bgp"
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/dataplane/tmmd"
@@ -65,6 +66,7 @@ func newRoot() *cobra.Command {
 	}
 	f := root.Flags()
 	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints)")
+	f.StringVar(&opts.ValuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
 	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
 	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
 	f.StringVar(&opts.API, "api", "", `config/stats API address: "unix:/path" or "host:port"`)
@@ -132,6 +134,10 @@ func newStats() *cobra.Command {
 					return err
 				}
 			}
+			b, err := c.BGP(ctx)
+			if err != nil {
+				return err
+			}
 			out := cmd.OutOrStdout()
 			switch output {
 			case "json":
@@ -139,10 +145,11 @@ func newStats() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					*engine.Stats
+					BGP      *bgp.Status       `json:"bgp"`
 					FlowList []engine.FlowInfo `json:"flowList,omitempty"`
-				}{s, fl})
+				}{s, b, fl})
 			case "table":
-				printStats(out, s, fl)
+				printStats(out, s, b, fl)
 				return nil
 			}
 			return fmt.Errorf("-o %q: want table or json", output)
@@ -154,7 +161,7 @@ func newStats() *cobra.Command {
 	return cmd
 }
 
-func printStats(out io.Writer, s *engine.Stats, flows []engine.FlowInfo) {
+func printStats(out io.Writer, s *engine.Stats, b *bgp.Status, flows []engine.FlowInfo) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "replica %d\tconfig %s\tuptime %.0fs\n", s.Replica, s.Version, s.UptimeSeconds)
 	fmt.Fprintf(tw, "flows %d/%d\tinserted %d\tearly-dropped %d\trefused-full %d\texpired %d\n",
@@ -178,6 +185,25 @@ func printStats(out io.Writer, s *engine.Stats, flows []engine.FlowInfo) {
 	fmt.Fprintln(tw, "\nSNAT POOL\tTENANT\tVNI\tADDRESSES\tCONNS\tACTIVE\tPKTS\tDROPS")
 	for _, p := range s.SNATPools {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%d\t%s\n", p.Snatpool, p.Tenant, p.VNI, strings.Join(p.Addresses, ","), p.Connections, p.ActiveFlows, p.Packets, dropList(p.Drops))
+	}
+	if b.Running {
+		fmt.Fprintf(tw, "\nBGP AS %d\trouter-id %s\n", b.ASN, b.RouterID)
+		fmt.Fprintln(tw, "NEIGHBOR\tAS\tSTATE\tUP SINCE\tRECEIVED\tACCEPTED\tSENT\tLAST ERROR")
+		for _, n := range b.Neighbors {
+			up := "-"
+			if !n.Up.IsZero() {
+				up = n.Up.Format("15:04:05")
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t%d\t%d\t%s\n", n.Address, n.ASN, n.State, up, n.Received, n.Accepted, n.Sent, n.LastError)
+		}
+		var ann []string
+		for _, p := range b.Announced {
+			ann = append(ann, p.String())
+		}
+		fmt.Fprintf(tw, "announced\t%s\n", strings.Join(ann, " "))
+		for _, r := range b.Learned {
+			fmt.Fprintf(tw, "learned\t%s\n", r)
+		}
 	}
 	if len(flows) > 0 {
 		fmt.Fprintln(tw, "\nKIND\tORIGINAL\tREPLY\tSTATE\tTARGET\tEXPIRES IN")

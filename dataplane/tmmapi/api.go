@@ -1,7 +1,8 @@
 // Package tmmapi is the TMM's config and stats API: JSON over HTTP on a unix
 // socket (or TCP). The controller pushes a replica's config with PUT
 // /v1/config and reads back the version the TMM runs; `spk-tmm stats`, the
-// e2e evidence dump and the benchmarks read /v1/stats and /v1/flows.
+// e2e evidence dump and the benchmarks read /v1/stats, /v1/flows and
+// /v1/bgp.
 package tmmapi
 
 import (
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spklab/spklab/dataplane/bgp"
 	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/fib"
@@ -31,6 +33,7 @@ type Backend interface {
 	Stats() engine.Stats
 	Flows(limit int) []engine.FlowInfo
 	FIB() *fib.Table
+	BGP(ctx context.Context) (bgp.Status, error)
 }
 
 // Applied is the answer to a config push: the version now running.
@@ -83,6 +86,14 @@ func Handler(b Backend, log *slog.Logger) http.Handler {
 			limit = n
 		}
 		writeJSON(w, http.StatusOK, b.Flows(limit))
+	})
+	mux.HandleFunc("GET /v1/bgp", func(w http.ResponseWriter, r *http.Request) {
+		st, err := b.BGP(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, _ *http.Request) {
 		var out []Route
@@ -222,6 +233,12 @@ func (c *Client) Flows(ctx context.Context, limit int) ([]engine.FlowInfo, error
 func (c *Client) Routes(ctx context.Context) ([]Route, error) {
 	var r []Route
 	return r, c.do(ctx, http.MethodGet, "/v1/routes", nil, &r)
+}
+
+// BGP reads the speaker's sessions, announced and learned routes.
+func (c *Client) BGP(ctx context.Context) (*bgp.Status, error) {
+	var st bgp.Status
+	return &st, c.do(ctx, http.MethodGet, "/v1/bgp", nil, &st)
 }
 
 // Config reads the running config.

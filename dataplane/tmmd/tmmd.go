@@ -19,9 +19,11 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/spklab/spklab/dataplane/bgp"
 	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/port"
@@ -36,7 +38,10 @@ import (
 type Options struct {
 	// ConfigDir holds the SPK CR files (standalone mode).
 	ConfigDir string
-	Replica   int
+	// ValuesFile is a Helm values file whose tmm.dynamicRouting gives the
+	// BGP speaker; empty = no BGP.
+	ValuesFile string
+	Replica    int
 	// Interfaces are the kernel devices of TMM interfaces 1.1, 1.2, ….
 	Interfaces []string
 	// API is the config/stats API address ("unix:/path" or "host:port");
@@ -46,12 +51,18 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// LoadConfig reads and compiles the CR directory for one replica. Any
-// problem in any file is an error listing every problem as file:path: reason.
-func LoadConfig(dir string, replica int) (*config.Config, error) {
+// LoadConfig reads and compiles the CR directory (and the values file, if
+// any) for one replica. Any problem in any file is an error listing every
+// problem as file:path: reason.
+func LoadConfig(dir, valuesFile string, replica int) (*config.Config, error) {
 	o, err := spk.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s:\n%w", dir, err)
+	}
+	if valuesFile != "" {
+		if o.Routing, err = spk.LoadValues(valuesFile); err != nil {
+			return nil, fmt.Errorf("%s has problems:\n%w", valuesFile, err)
+		}
 	}
 	if ps := o.Check(); ps != nil {
 		return nil, fmt.Errorf("%s has problems:\n%w", dir, ps)
@@ -65,6 +76,11 @@ func LoadConfig(dir string, replica int) (*config.Config, error) {
 	}
 	out := spk.Compile(o, replicas)
 	if len(out.Problems) > 0 {
+		for i := range out.Problems {
+			if rest, ok := strings.CutPrefix(out.Problems[i].Path, spk.ValuesLocation+":"); ok {
+				out.Problems[i].Path = valuesFile + ":" + rest
+			}
+		}
 		return nil, fmt.Errorf("%s has problems:\n%w", dir, out.Problems)
 	}
 	return out.Configs[replica], nil
@@ -76,7 +92,7 @@ func Run(ctx context.Context, opts Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg, err := LoadConfig(opts.ConfigDir, opts.Replica)
+	cfg, err := LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
 	if err != nil {
 		return err
 	}
@@ -107,7 +123,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	ports = nil // the engine closes them now
 	defer eng.Close()
-	if err := eng.Apply(cfg); err != nil {
+	r := &replica{Engine: eng, bgp: bgp.New(eng.FIB(), log)}
+	// Deferred after eng.Close, so it runs first: with graceful restart the
+	// sessions drop without a Cease and the router keeps this replica's
+	// routes while it restarts.
+	defer r.bgp.Close()
+	if err := r.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the config of %s: %w", opts.ConfigDir, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -118,7 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 		if err != nil {
 			return err
 		}
-		go func() { errc <- tmmapi.Serve(ctx, l, eng, log) }()
+		go func() { errc <- tmmapi.Serve(ctx, l, r, log) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -129,9 +150,9 @@ func Run(ctx context.Context, opts Options) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				cfg, err := LoadConfig(opts.ConfigDir, opts.Replica)
+				cfg, err := LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
 				if err == nil {
-					err = eng.Apply(cfg)
+					err = r.Apply(cfg)
 				}
 				if err != nil {
 					log.Error("reload refused; the running config stays", "err", err)
@@ -148,6 +169,33 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 }
+
+// replica is the engine with its BGP speaker: what the API serves.
+type replica struct {
+	*engine.Engine
+	bgp *bgp.Speaker
+}
+
+// bgpApplyTimeout bounds talking to the local GoBGP server, never the
+// network: sessions come up in the background.
+const bgpApplyTimeout = 10 * time.Second
+
+// Apply runs cfg in the data plane first (so announced VIPs answer), then
+// in the speaker.
+func (r *replica) Apply(cfg *config.Config) error {
+	if err := r.Engine.Apply(cfg); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bgpApplyTimeout)
+	defer cancel()
+	if err := r.bgp.Apply(ctx, cfg); err != nil {
+		return fmt.Errorf("data plane runs version %s, but BGP did not take it: %w", cfg.Version, err)
+	}
+	return nil
+}
+
+// BGP is the speaker's status.
+func (r *replica) BGP(ctx context.Context) (bgp.Status, error) { return r.bgp.Status(ctx) }
 
 // takeFromKernel leaves the wire interfaces to the data plane: no kernel
 // addresses, no IPv6 on them, and every received frame dropped by an
