@@ -268,3 +268,68 @@ func (t *Topology) RenameCluster(name string) {
 		}
 	}
 }
+
+// RouterRoute is a host route the lab router must have once BGP has
+// converged, with exactly these next hops (TMM self IPs on the BGP VLAN).
+type RouterRoute struct {
+	Prefix   netip.Prefix
+	NextHops []netip.Addr
+	// What the route is for: "VIP red-ingress", "SNAT red-snat row 1".
+	What string
+}
+
+// ExpectedRouterRoutes are the routes the TMMs' BGP gives the router:
+// every VIP via every replica (ECMP), every SNAT address via the replica
+// whose row holds it. Replicas without a self IP of the family on the BGP
+// VLAN are left out; nil without BGP neighbors.
+func (t *Topology) ExpectedRouterRoutes() []RouterRoute {
+	v := t.BGPVLAN()
+	if v == nil || len(t.TMM.BGP.Neighbors) == 0 {
+		return nil
+	}
+	replicas := min(t.TMM.Replicas, len(v.SelfIPs))
+	hop := func(i int, is4 bool) netip.Addr {
+		s := v.SelfIPs[i].IPv6
+		if is4 {
+			s = v.SelfIPs[i].IPv4
+		}
+		a, _ := netip.ParseAddr(s)
+		return a
+	}
+	var out []RouterRoute
+	host := func(s string) (netip.Prefix, bool) {
+		a, err := netip.ParseAddr(s)
+		return netip.PrefixFrom(a, a.BitLen()), err == nil
+	}
+	for _, tn := range t.Tenants {
+		if in := tn.Ingress; in != nil {
+			for _, s := range []string{in.IPv4, in.IPv6} {
+				p, ok := host(s)
+				if !ok {
+					continue
+				}
+				r := RouterRoute{Prefix: p, What: "VIP " + in.Name}
+				for i := range replicas {
+					if h := hop(i, p.Addr().Is4()); h.IsValid() {
+						r.NextHops = append(r.NextHops, h)
+					}
+				}
+				out = append(out, r)
+			}
+		}
+		if sp := tn.SNATPool; sp != nil {
+			for i, row := range sp.Rows {
+				if i >= replicas {
+					break
+				}
+				for _, s := range row {
+					p, ok := host(s)
+					if h := hop(i, p.Addr().Is4()); ok && h.IsValid() {
+						out = append(out, RouterRoute{Prefix: p, NextHops: []netip.Addr{h}, What: fmt.Sprintf("SNAT %s row %d", sp.Name, i)})
+					}
+				}
+			}
+		}
+	}
+	return out
+}

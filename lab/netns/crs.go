@@ -21,9 +21,10 @@ const (
 )
 
 // crObjects returns what spk-tmm reads in standalone mode: the topology's
-// CRs, the tenant Services' endpoints (the lab's pods) and static routes
-// for what the router announces (standing in for BGP-learned routes).
-func crObjects(t *topology.Topology, pods []Pod) (base, extra *spk.Objects, err error) {
+// CRs, the tenant Services' endpoints (the lab's pods) and, with
+// staticRouting, static routes for what the router announces (standing in
+// for BGP-learned routes).
+func crObjects(t *topology.Topology, pods []Pod, staticRouting bool) (base, extra *spk.Objects, err error) {
 	base = spk.FromTopology(t)
 	extra = &spk.Objects{}
 	nodeAddr := map[string]string{}
@@ -48,7 +49,7 @@ func crObjects(t *topology.Topology, pods []Pod) (base, extra *spk.Objects, err 
 		}
 		extra.Endpoints = append(extra.Endpoints, se)
 	}
-	if v := t.BGPVLAN(); v != nil {
+	if v := t.BGPVLAN(); v != nil && staticRouting {
 		if n := t.VLANNetwork(*v); n != nil {
 			var gw4, gw6 netip.Addr
 			for _, ri := range t.Router.Interfaces {

@@ -21,7 +21,7 @@ type ExtraCRsFunc func(lab *spk.Objects) (*spk.Objects, error)
 // does) and those Options.ExtraCRs adds (nil without the hook), checked
 // together so that a bad addition fails New, not a TMM at start-up.
 func labObjects(l *Lab) (all, added *spk.Objects, err error) {
-	base, extra, err := crObjects(l.topo, l.plan.pods)
+	base, extra, err := crObjects(l.topo, l.plan.pods, l.plan.staticRouting)
 	if err != nil {
 		return nil, nil, err
 	}

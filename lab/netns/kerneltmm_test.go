@@ -129,8 +129,9 @@ func TestKernelDataplane(t *testing.T) {
 	if err := l.Up(ctx); err != nil {
 		t.Fatalf("Up: %v", err)
 	}
+	checkStaticRouter(t, l)
 	steps := l.StepTimes()
-	if len(steps) != 9 || steps[len(steps)-1].Name != "kernel data plane" {
+	if len(steps) != 11 || steps[len(steps)-2].Name != "kernel data plane" {
 		t.Errorf("step times %+v", steps)
 	}
 	if _, err := os.Stat(filepath.Join(l.CRDir(), ExtraCRFile)); err != nil {

@@ -43,6 +43,9 @@ type Options struct {
 	// Offloads keeps TSO/GSO/GRO and checksum offloads on the lab's veths;
 	// false (default) turns them off on both ends of every veth.
 	Offloads bool
+	// NoConvergenceWait ends Up without waiting for the router to learn
+	// the VIPs and SNAT addresses (for stand-in TMMs that speak no BGP).
+	NoConvergenceWait bool
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
 	// Dataplane is what forwards in the TMM namespaces: DataplaneTMM
@@ -72,7 +75,7 @@ func New(t *topology.Topology, o Options) (*Lab, error) {
 	if ps := topology.Validate(t); ps != nil {
 		return nil, fmt.Errorf("topology has %d problem(s):\n%w", len(ps), ps)
 	}
-	p, err := makePlan(t)
+	p, err := makePlan(t, o.Dataplane == DataplaneKernel || len(t.TMM.BGP.Neighbors) == 0)
 	if err != nil {
 		return nil, fmt.Errorf("netns lab: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
+	"github.com/spklab/spklab/lab/frr"
 	"github.com/spklab/spklab/lab/proc"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
@@ -71,7 +72,7 @@ func TestUpDown(t *testing.T) {
 	testenv.RequireTool(t, "nginx", "nginx-light")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l := newTestLab(t, topology.BuiltinDefault, Options{TMMBinary: fakeTMM(t)})
+	l := newTestLab(t, topology.BuiltinDefault, Options{TMMBinary: fakeTMM(t), NoConvergenceWait: true})
 
 	start := time.Now()
 	if err := l.Up(ctx); err != nil {
@@ -129,33 +130,18 @@ func TestUpDown(t *testing.T) {
 		}
 	}
 
-	// The router sends each VIP to both TMMs (ECMP), each SNAT address to its owner.
-	rh, err := handle(l.RouterNS())
-	if err != nil {
-		t.Fatal(err)
+	// The router runs FRR, which learns the VIPs from the TMMs (the fake
+	// TMMs here speak no BGP; the e2e suites check the routes).
+	if r, err := l.Router(); err != nil || r == nil || !r.Running() {
+		t.Errorf("router FRR: %v, running %v", err, r != nil && r.Running())
 	}
-	defer rh.Close()
-	for dst, want := range map[string][]string{
-		"198.19.19.100/32":        {"192.0.2.201", "192.0.2.202"},
-		"2001::198:20:20:100/128": {"2001::192:0:2:201", "2001::192:0:2:202"},
-		"192.0.2.101/32":          {"192.0.2.202"},
-	} {
-		routes, err := rh.RouteListFiltered(0, &netlink.Route{Dst: netconv.IPNet(netip.MustParsePrefix(dst))}, netlink.RT_FILTER_DST)
-		if err != nil || len(routes) != 1 {
-			t.Errorf("router routes to %s: %v %v", dst, routes, err)
-			continue
+	if vty, err := l.RouterVTY(); err == nil && vty != nil {
+		if rs, err := vty.BGPRoutes(ctx, frr.IPv4); err != nil || !slices.ContainsFunc(rs, func(r frr.BGPRoute) bool { return r.Prefix.String() == "198.51.100.0/24" }) {
+			t.Errorf("router BGP table lacks its own 198.51.100.0/24: %+v %v", rs, err)
 		}
-		var gws []string
-		if routes[0].Gw != nil {
-			gws = append(gws, routes[0].Gw.String())
-		}
-		for _, nh := range routes[0].MultiPath {
-			gws = append(gws, nh.Gw.String())
-		}
-		slices.Sort(gws)
-		if !slices.Equal(gws, want) {
-			t.Errorf("router route %s via %v, want %v", dst, gws, want)
-		}
+	}
+	if _, err := os.Stat(l.ValuesPath()); err != nil {
+		t.Errorf("values file for the TMMs: %v", err)
 	}
 
 	// HTTP: node → pod shows the pod; the client serves /txt.
@@ -202,8 +188,8 @@ func TestUpDown(t *testing.T) {
 			t.Errorf("StaticEndpoints %s: %q, want %q", tenant, got, want)
 		}
 	}
-	if len(objs.Routes) != 2 {
-		t.Errorf("static routes: %+v", objs.Routes)
+	if len(objs.Routes) != 0 {
+		t.Errorf("static routes %+v: the TMMs learn the router's prefixes by BGP", objs.Routes)
 	}
 
 	// Each fake TMM runs in its namespace with the documented arguments.
@@ -215,13 +201,18 @@ func TestUpDown(t *testing.T) {
 		t.Errorf("Status says the lab is not up:\n%s", snapshotLab(t, l))
 	}
 	var pids []int
+	frrRunning := false
 	for _, ns := range status.Namespaces {
 		for _, p := range ns.Processes {
+			if p.Name == "frr" {
+				frrRunning = p.Running && ns.Name == l.RouterNS()
+				continue
+			}
 			pids = append(pids, p.PID)
 		}
 	}
-	if len(pids) != 7 { // client, four pods, two TMMs
-		t.Errorf("processes %v, want 7", pids)
+	if len(pids) != 7 || !frrRunning { // client, four pods, two TMMs; FRR in the router
+		t.Errorf("processes %v (want 7), FRR running in the router %v", pids, frrRunning)
 	}
 	for i := range 2 {
 		args, err := os.ReadFile(filepath.Join(l.RunDir(), "tmm"+strconv.Itoa(i)+".log"))
@@ -324,7 +315,7 @@ func TestTaggedVLANNeeds8021Q(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l := newTestLab(t, topology.BuiltinSeedExample, Options{Offloads: true, TMMBinary: fakeTMM(t)})
+	l := newTestLab(t, topology.BuiltinSeedExample, Options{Offloads: true, TMMBinary: fakeTMM(t), NoConvergenceWait: true})
 	err := l.Up(ctx)
 	if err == nil {
 		s, serr := l.Status(ctx)
@@ -348,4 +339,39 @@ func TestTaggedVLANNeeds8021Q(t *testing.T) {
 			t.Errorf("error does not say %q: %v", want, err)
 		}
 	}
+}
+
+// checkStaticRouter checks the router's static routes of a lab whose data
+// plane speaks no BGP: each VIP to both TMMs (ECMP), each SNAT address to
+// its owner.
+func checkStaticRouter(t *testing.T, l *Lab) {
+	t.Helper()
+	rh, err := handle(l.RouterNS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rh.Close()
+	for dst, want := range map[string][]string{
+		"198.19.19.100/32":        {"192.0.2.201", "192.0.2.202"},
+		"2001::198:20:20:100/128": {"2001::192:0:2:201", "2001::192:0:2:202"},
+		"192.0.2.101/32":          {"192.0.2.202"},
+	} {
+		routes, err := rh.RouteListFiltered(0, &netlink.Route{Dst: netconv.IPNet(netip.MustParsePrefix(dst))}, netlink.RT_FILTER_DST)
+		if err != nil || len(routes) != 1 {
+			t.Errorf("router routes to %s: %v %v", dst, routes, err)
+			continue
+		}
+		var gws []string
+		if routes[0].Gw != nil {
+			gws = append(gws, routes[0].Gw.String())
+		}
+		for _, nh := range routes[0].MultiPath {
+			gws = append(gws, nh.Gw.String())
+		}
+		slices.Sort(gws)
+		if !slices.Equal(gws, want) {
+			t.Errorf("router route %s via %v, want %v", dst, gws, want)
+		}
+	}
+
 }

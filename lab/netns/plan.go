@@ -54,6 +54,8 @@ type plan struct {
 	nodes map[string]*tenantnet.Node
 	tmms  []tmmProcess
 	sites []nginxSite
+	// staticRouting: the router has static routes instead of FRR.
+	staticRouting bool
 }
 
 type bridge struct{ name, network string }
@@ -119,12 +121,15 @@ func TMMRole(i int) string { return "tmm" + strconv.Itoa(i) }
 // PodRole is the role of a tenant's k-th pod.
 func PodRole(tenant string, k int) string { return "pod-" + tenant + "-" + strconv.Itoa(k) }
 
-// makePlan derives the lab from a valid topology.
-func makePlan(t *topology.Topology) (*plan, error) {
+// makePlan derives the lab from a valid topology. With staticRouting the
+// router gets static routes to the VIPs and SNAT addresses (a data plane
+// that speaks no BGP); otherwise FRR learns them from the TMMs.
+func makePlan(t *topology.Topology, staticRouting bool) (*plan, error) {
 	p := &plan{
-		cluster: t.Cluster.Name,
-		prefix:  NamespacePrefix + t.Cluster.Name + "-",
-		nodes:   map[string]*tenantnet.Node{},
+		cluster:       t.Cluster.Name,
+		staticRouting: staticRouting,
+		prefix:        NamespacePrefix + t.Cluster.Name + "-",
+		nodes:         map[string]*tenantnet.Node{},
 	}
 	p.sw = p.ns(RoleSwitch)
 	for i, n := range t.Networks {
@@ -232,11 +237,13 @@ func (p *plan) router(t *topology.Topology) error {
 		{"net/ipv4/fib_multipath_hash_policy", policy},
 		{"net/ipv6/fib_multipath_hash_policy", policy},
 	}
-	routes, err := routerRoutes(t)
-	if err != nil {
-		return err
+	if p.staticRouting {
+		routes, err := routerRoutes(t)
+		if err != nil {
+			return err
+		}
+		h.routes = routes
 	}
-	h.routes = routes
 	p.hosts = append(p.hosts, h)
 	return nil
 }
@@ -249,7 +256,7 @@ func vlanSubnets(t *topology.Topology, network string, tag int) (netip.Prefix, n
 	return netip.Prefix{}, netip.Prefix{}
 }
 
-// routerRoutes stand in for BGP until the router runs FRR: every VIP via
+// routerRoutes stand in for BGP when the TMMs do not speak it: every VIP via
 // every replica's self IP on the BGP VLAN (ECMP), and each SNAT address of
 // row i via replica i.
 func routerRoutes(t *topology.Topology) ([]route, error) {

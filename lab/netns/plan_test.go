@@ -36,7 +36,7 @@ func randomCluster(t *testing.T) string {
 }
 
 func TestPlanDefault(t *testing.T) {
-	p, err := makePlan(topology.Default())
+	p, err := makePlan(topology.Default(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestPlanDefault(t *testing.T) {
 func TestPlanSpreadsPodsOverUntaintedWorkers(t *testing.T) {
 	topo := topology.Default()
 	topo.Cluster.TMMNodes = []string{"bnk-worker3"}
-	p, err := makePlan(topo)
+	p, err := makePlan(topo, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,17 +161,17 @@ func TestPlanSpreadsPodsOverUntaintedWorkers(t *testing.T) {
 func TestPlanErrors(t *testing.T) {
 	topo := topology.Default()
 	topo.Cluster.TMMNodes = []string{"bnk-worker", "bnk-worker2", "bnk-worker3"}
-	if _, err := makePlan(topo); err == nil || !strings.Contains(err.Error(), "no worker without the TMM taint") {
+	if _, err := makePlan(topo, true); err == nil || !strings.Contains(err.Error(), "no worker without the TMM taint") {
 		t.Errorf("every worker tainted: %v", err)
 	}
 	topo = topology.Default()
 	topo.Cluster.PodSubnet = "10.244.0.0/25"
-	if _, err := makePlan(topo); err == nil || !strings.Contains(err.Error(), "pod subnet") {
+	if _, err := makePlan(topo, true); err == nil || !strings.Contains(err.Error(), "pod subnet") {
 		t.Errorf("small pod subnet: %v", err)
 	}
 	// The seed's tagged VLANs plan fine (the kernel decides at Up).
 	seed, _ := topology.Builtin(topology.BuiltinSeedExample)
-	p, err := makePlan(seed)
+	p, err := makePlan(seed, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +185,11 @@ func TestPlanErrors(t *testing.T) {
 
 func TestCRObjects(t *testing.T) {
 	topo := topology.Default()
-	p, err := makePlan(topo)
+	p, err := makePlan(topo, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, extra, err := crObjects(topo, p.pods)
+	base, extra, err := crObjects(topo, p.pods, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,6 +223,9 @@ func (l *Lab) upTMM(_ context.Context, binary string) error {
 			"--api", "unix:" + base + ".sock",
 			"--log-file", base + ".log",
 		}
+		if l.UsesBGP() {
+			argv = append(argv, "--values", l.ValuesPath())
+		}
 		argv = append(argv, l.opts.TMMArgs...)
 		pid, err := p.start(argv...)
 		if err != nil {

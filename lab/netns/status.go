@@ -218,5 +218,9 @@ func (l *Lab) processStatus(ns string) []ProcessStatus {
 		ps.Running = ps.PID != 0
 		out = append(out, ps)
 	}
+	if ns == l.RouterNS() && l.UsesBGP() {
+		r, err := l.Router()
+		out = append(out, ProcessStatus{Name: "frr", Running: err == nil && r.Running()})
+	}
 	return out
 }

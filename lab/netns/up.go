@@ -38,7 +38,9 @@ func (l *Lab) Up(ctx context.Context) error {
 		{"tenant egress", l.upTenantNet},
 		{"offloads", l.upOffloads},
 		{"nginx", l.upNginx},
+		{"router FRR", l.upRouter},
 		dataplane,
+		{"BGP converged", l.upConverged},
 	}
 	l.steps = nil
 	for _, s := range steps {
@@ -60,11 +62,14 @@ func (l *Lab) upRunDir(context.Context) error {
 	if err := os.MkdirAll(l.opts.RunDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", l.opts.RunDir, err)
 	}
-	base, extra, err := crObjects(l.topo, l.plan.pods)
+	base, extra, err := crObjects(l.topo, l.plan.pods, l.plan.staticRouting)
 	if err != nil {
 		return err
 	}
 	if err := writeCRs(l.CRDir(), base, extra); err != nil {
+		return err
+	}
+	if err := l.writeValues(); err != nil {
 		return err
 	}
 	return l.writeExtraCRs()
