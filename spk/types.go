@@ -10,6 +10,7 @@ package spk
 
 import (
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -444,4 +445,31 @@ func (o *Objects) Snatpool(name string) *F5SPKSnatpool {
 // typeMeta builds the TypeMeta of a kind.
 func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// Remove deletes the object of kind with that namespace and name; it
+// reports whether there was one.
+func (o *Objects) Remove(kind, namespace, name string) bool {
+	match := func(m *metav1.ObjectMeta) bool { return m.Namespace == namespace && m.Name == name }
+	n := o.Len()
+	switch kind {
+	case KindVLAN:
+		o.VLANs = slices.DeleteFunc(o.VLANs, func(v F5SPKVlan) bool { return match(&v.ObjectMeta) })
+	case KindIngressTCP:
+		o.Ingresses = slices.DeleteFunc(o.Ingresses, func(v F5SPKIngressTCP) bool { return match(&v.ObjectMeta) })
+	case KindSnatpool:
+		o.Snatpools = slices.DeleteFunc(o.Snatpools, func(v F5SPKSnatpool) bool { return match(&v.ObjectMeta) })
+	case KindEgress:
+		o.Egresses = slices.DeleteFunc(o.Egresses, func(v F5SPKEgress) bool { return match(&v.ObjectMeta) })
+	case KindStaticRoute:
+		o.Routes = slices.DeleteFunc(o.Routes, func(v F5SPKStaticRoute) bool { return match(&v.ObjectMeta) })
+	case KindStaticEndpoints:
+		o.Endpoints = slices.DeleteFunc(o.Endpoints, func(v StaticEndpoints) bool { return match(&v.ObjectMeta) })
+	}
+	return o.Len() < n
+}
+
+// Len is the number of objects.
+func (o *Objects) Len() int {
+	return len(o.VLANs) + len(o.Ingresses) + len(o.Snatpools) + len(o.Egresses) + len(o.Routes) + len(o.Endpoints)
 }

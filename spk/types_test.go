@@ -66,3 +66,14 @@ func TestVXLANKey(t *testing.T) {
 		t.Error("key 0 accepted")
 	}
 }
+
+func TestObjectsRemove(t *testing.T) {
+	o := FromTopology(builtin(t, "default"))
+	n := o.Len()
+	if !o.Remove(KindIngressTCP, "red", "red-ingress") || o.Len() != n-1 || len(o.Ingresses) != 1 || o.Ingresses[0].Namespace != "blue" {
+		t.Fatalf("after Remove: %d objects, ingresses %+v", o.Len(), o.Ingresses)
+	}
+	if o.Remove(KindIngressTCP, "red", "red-ingress") || o.Remove(KindVLAN, "red", "red-ingress") {
+		t.Errorf("Remove of what is not there reported a removal")
+	}
+}

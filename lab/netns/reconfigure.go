@@ -1,0 +1,131 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/dataplane/tmmd"
+	"github.com/spklab/spklab/lab/proc"
+	"github.com/spklab/spklab/spk"
+)
+
+// TMMAPI is the config/stats API address of replica i ("unix:PATH").
+func (l *Lab) TMMAPI(i int) string {
+	return "unix:" + filepath.Join(l.opts.RunDir, "tmm"+strconv.Itoa(i)+".sock")
+}
+
+// TMMReplicas is how many TMM replicas the lab runs.
+func (l *Lab) TMMReplicas() int { return len(l.plan.tmms) }
+
+// DeleteCR removes one object (kind, namespace/name) from the lab's CR
+// files — as `kubectl delete` would from the cluster — and pushes the new
+// config to every TMM, returning once each runs it.
+func (l *Lab) DeleteCR(ctx context.Context, kind, namespace, name string) error {
+	base, err := spk.LoadFiles(filepath.Join(l.CRDir(), CRFile))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", CRFile, err)
+	}
+	if !base.Remove(kind, namespace, name) {
+		return fmt.Errorf("no %s %s/%s in the lab's CRs", kind, namespace, name)
+	}
+	data, err := base.YAML()
+	if err != nil {
+		return err
+	}
+	if err := writeIfChanged(filepath.Join(l.CRDir(), CRFile), data); err != nil {
+		return err
+	}
+	return l.PushConfig(ctx)
+}
+
+// ReapplyCRs writes the CR files from the topology again (undoing
+// DeleteCR) and pushes the config to every TMM.
+func (l *Lab) ReapplyCRs(ctx context.Context) error {
+	if err := l.upRunDir(ctx); err != nil {
+		return err
+	}
+	return l.PushConfig(ctx)
+}
+
+// PushConfig compiles the CR files for every replica and applies each
+// config through its TMM's API (as the controller does in the kind lab).
+func (l *Lab) PushConfig(ctx context.Context) error {
+	if l.opts.Dataplane == DataplaneKernel {
+		return errors.New("the kernel data plane has no config API")
+	}
+	values := ""
+	if l.UsesBGP() {
+		values = l.ValuesPath()
+	}
+	for i := range l.plan.tmms {
+		cfg, err := tmmd.LoadConfig(l.CRDir(), values, i)
+		if err != nil {
+			return err
+		}
+		v, err := tmmapi.NewClient(l.TMMAPI(i)).Apply(ctx, cfg)
+		if err != nil {
+			return fmt.Errorf("tmm%d: %w", i, err)
+		}
+		if v != cfg.Version {
+			return fmt.Errorf("tmm%d runs config %s after the push of %s", i, v, cfg.Version)
+		}
+	}
+	return nil
+}
+
+// StopTMM ends replica i's spk-tmm at once (SIGKILL: a crash, no clean
+// shutdown) and waits until it is gone.
+func (l *Lab) StopTMM(ctx context.Context, i int) error {
+	if i < 0 || i >= len(l.plan.tmms) {
+		return fmt.Errorf("no TMM replica %d (the lab has %d)", i, len(l.plan.tmms))
+	}
+	p := l.tmmProcess(l.plan.tmms[i])
+	pid := p.running()
+	if pid == 0 {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("killing tmm%d (pid %d): %w", i, pid, err)
+	}
+	for proc.Alive(pid) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// StartTMMs starts every replica that does not run (after StopTMM) and
+// waits until its API answers.
+func (l *Lab) StartTMMs(ctx context.Context) error {
+	if l.opts.Dataplane == DataplaneKernel {
+		return nil
+	}
+	bin, err := l.tmmBinary()
+	if err != nil {
+		return err
+	}
+	if err := l.upTMM(ctx, bin); err != nil {
+		return err
+	}
+	for i := range l.plan.tmms {
+		c := tmmapi.NewClient(l.TMMAPI(i))
+		for {
+			if _, err := c.Health(ctx); err == nil {
+				break
+			} else if ctx.Err() != nil {
+				return fmt.Errorf("tmm%d API: %w", i, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
+}
