@@ -195,12 +195,17 @@ func (i *Instance) VTY() *VTY {
 
 // Start writes the configuration files, starts the daemons in the
 // namespace, applies frr.conf and returns once every daemon answers vtysh.
-// When the instance already runs with the same files it does nothing; when
-// the files differ, or an earlier run left part of it, that is stopped
-// first. A failed Start stops what it started.
+//
+// Start converges: when the instance already runs with the same files it
+// does nothing; when only frr.conf differs it applies the difference with
+// frr-reload.py, so sessions the change does not touch stay up (and
+// restarts if that fails); otherwise, or when an earlier run left only
+// part of it, it stops what runs first. A failed Start stops what it
+// started.
 func (i *Instance) Start(ctx context.Context) error {
 	begin := time.Now()
-	if i.Running() && i.filesCurrent() {
+	running := i.Running()
+	if running && i.filesCurrent() {
 		i.log.Info("FRR already running", "netns", i.opts.Netns, "dir", i.Dir())
 		return nil
 	}
@@ -209,6 +214,14 @@ func (i *Instance) Start(ctx context.Context) error {
 	}
 	if err := i.checkConfig(ctx); err != nil {
 		return err
+	}
+	if running && i.onlyConfChanged() {
+		err := i.reload(ctx)
+		if err == nil {
+			i.log.Info("FRR reloaded", "netns", i.opts.Netns, "dir", i.Dir(), "took", time.Since(begin).Round(time.Millisecond))
+			return nil
+		}
+		i.log.Warn("FRR reload failed; restarting", "netns", i.opts.Netns, "err", err)
 	}
 	if err := i.Stop(ctx); err != nil {
 		return fmt.Errorf("stopping the earlier FRR run: %w", err)
@@ -299,13 +312,44 @@ func (i *Instance) writeFiles() error {
 
 // filesCurrent reports whether the etc dir holds exactly the options' files.
 func (i *Instance) filesCurrent() bool {
+	return len(i.changedFiles()) == 0
+}
+
+// onlyConfChanged reports whether frr.conf is the one file that differs.
+func (i *Instance) onlyConfChanged() bool {
+	return slices.Equal(i.changedFiles(), []string{"frr.conf"})
+}
+
+// changedFiles lists the etc files whose contents differ from the
+// options', sorted.
+func (i *Instance) changedFiles() []string {
+	var out []string
 	for name, data := range i.configFiles() {
 		have, err := os.ReadFile(filepath.Join(i.etcDir(), name))
 		if err != nil || !bytes.Equal(have, data) {
-			return false
+			out = append(out, name)
 		}
 	}
-	return true
+	slices.Sort(out)
+	return out
+}
+
+// reload writes the new frr.conf and has frr-reload.py apply what differs
+// from the running configuration. --stdout keeps its log out of
+// /var/log/frr, --rundir its temporary files in the instance's dir.
+func (i *Instance) reload(ctx context.Context) error {
+	conf := filepath.Join(i.etcDir(), "frr.conf")
+	if err := os.WriteFile(conf, i.opts.Files.Conf, 0o644); err != nil {
+		return fmt.Errorf("writing frr.conf: %w", err)
+	}
+	script := filepath.Join(i.opts.BinDir, "frr-reload.py")
+	out, err := exec.CommandContext(ctx, script, "--reload", "--stdout",
+		"--bindir", filepath.Dir(i.vtysh), "--confdir", i.etcDir(), "--rundir", i.Dir(),
+		"--vty_socket", i.runDir(), conf).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", script, err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // daemonArgv is the command that starts one daemon. With -d the daemon

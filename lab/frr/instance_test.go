@@ -80,9 +80,14 @@ var (
 	tmmV4, tmmV6 = netip.MustParseAddr("192.0.2.201"), netip.MustParseAddr("2001::192:0:2:201")
 )
 
-// tmmConf is the stand-in TMM: it announces vip (and a v6 VIP) to the
-// router, retrying its connection every second.
-func tmmConf(vip netip.Prefix) []byte {
+// tmmConf is the stand-in TMM: it announces vip (and a v6 VIP, and the
+// extra prefixes) to the router, retrying its connection every second.
+func tmmConf(vip netip.Prefix, extra ...netip.Prefix) []byte {
+	var nets, statics string
+	for _, p := range extra {
+		nets += "  network " + p.String() + "\n"
+		statics += "ip route " + p.String() + " blackhole\n"
+	}
 	return []byte(`hostname tmm
 router bgp 64443
  bgp router-id 192.0.2.201
@@ -94,7 +99,7 @@ router bgp 64443
  neighbor 2001::192:0:2:250 timers connect 1
  address-family ipv4 unicast
   network ` + vip.String() + `
-  neighbor 192.0.2.250 activate
+` + nets + `  neighbor 192.0.2.250 activate
  exit-address-family
  address-family ipv6 unicast
   network ` + vip6OfTMM.String() + `
@@ -103,7 +108,7 @@ router bgp 64443
 exit
 ip route ` + vip.String() + ` blackhole
 ipv6 route ` + vip6OfTMM.String() + ` blackhole
-`)
+` + statics)
 }
 
 func newPeeringLab(t *testing.T, name string, vip netip.Prefix) *peeringLab {
@@ -453,6 +458,8 @@ func TestPeering(t *testing.T) {
 		t.Errorf("second Start restarted zebra: pid %d → %d", zebra, got)
 	}
 
+	lab.checkReload(ctx, t)
+
 	for _, i := range []*Instance{lab.tmm, lab.router} {
 		if err := i.Stop(ctx); err != nil {
 			t.Fatal(err)
@@ -468,6 +475,58 @@ func TestPeering(t *testing.T) {
 	}
 	if after := snapshot(t); after != before {
 		t.Errorf("host FRR paths changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// checkReload starts the TMM again with one more prefix in frr.conf: the
+// running daemons apply it (frr-reload.py), the session stays up, and the
+// router learns the prefix.
+func (l *peeringLab) checkReload(ctx context.Context, t *testing.T) {
+	t.Helper()
+	uptime := func() time.Duration {
+		ns, err := l.router.VTY().Neighbors(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ns, func(n Neighbor) bool { return n.Address == tmmV4 })
+		if i < 0 || !ns[i].Established() {
+			t.Fatalf("router's session with the TMM: %+v", ns)
+		}
+		return ns[i].Uptime
+	}
+	// FRR counts uptime in whole seconds; 2 s up means a reset would show.
+	eventually(ctx, t, "session up for 2 s", func() error {
+		if u := uptime(); u < 2*time.Second {
+			return fmt.Errorf("up %v", u)
+		}
+		return nil
+	})
+	before := uptime()
+	pids := []int{l.tmm.daemonPid("zebra"), l.tmm.daemonPid("bgpd")}
+	extra := netip.MustParsePrefix("198.19.19.101/32")
+	reloaded, err := New(Options{Netns: l.tmm.opts.Netns, RunDir: l.tmm.opts.RunDir, Files: Files{Conf: tmmConf(l.vip, extra)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reloaded.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.tmm = reloaded
+	if got := []int{l.tmm.daemonPid("zebra"), l.tmm.daemonPid("bgpd")}; !slices.Equal(got, pids) {
+		t.Errorf("reload restarted the daemons: pids %v → %v", pids, got)
+	}
+	eventually(ctx, t, "router learns the reloaded prefix", func() error {
+		rs, err := l.router.VTY().Routes(ctx, IPv4)
+		if err != nil {
+			return err
+		}
+		if r, ok := SelectedRoute(rs, extra); !ok || len(r.NextHops) != 1 || r.NextHops[0].Addr != tmmV4 {
+			return fmt.Errorf("route %+v (found %v)", r, ok)
+		}
+		return nil
+	})
+	if after := uptime(); after < before {
+		t.Errorf("the session was reset by the reload: up %v before, %v after", before, after)
 	}
 }
 
