@@ -27,7 +27,7 @@ import (
 )
 
 // The host paths FRR uses by default; no test may change them.
-var hostFRRPaths = []string{"/etc/frr", "/var/run/frr", "/var/tmp/frr"}
+var hostFRRPaths = []string{"/etc/frr", "/var/run/frr", "/var/tmp/frr", "/var/log/frr"}
 
 // requireFRR skips (or fails in CI) without root or FRR.
 func requireFRR(t *testing.T) {
