@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/spklab/spklab/internal/netconv"
+	"github.com/spklab/spklab/lab/frr"
 )
 
 // Status is what exists of a lab.
@@ -21,6 +22,21 @@ type Status struct {
 	RunDir     string            `json:"runDir"`
 	RunDirOK   bool              `json:"runDirExists"`
 	Namespaces []NamespaceStatus `json:"namespaces"`
+	// BGP is the router's view of its sessions with the TMMs; nil when the
+	// router has static routes or FRR does not answer.
+	BGP []BGPPeerStatus `json:"bgp,omitempty"`
+	// Routing lists what the router still lacks of the routes the TMMs
+	// should give it (empty: converged).
+	RoutingProblems []string `json:"routingProblems,omitempty"`
+}
+
+// BGPPeerStatus is one BGP session as the router sees it.
+type BGPPeerStatus struct {
+	Address  string `json:"address"`
+	RemoteAS uint32 `json:"remoteAS"`
+	State    string `json:"state"`
+	Uptime   string `json:"uptime,omitempty"`
+	Received int    `json:"received"`
 }
 
 // NamespaceStatus is one namespace of the lab (planned or found).
@@ -109,7 +125,43 @@ func (l *Lab) Status(ctx context.Context) (*Status, error) {
 		n.Processes = l.processStatus(ns)
 		s.Namespaces = append(s.Namespaces, n)
 	}
+	if exists[l.RouterNS()] {
+		l.routerStatus(ctx, s)
+	}
 	return s, nil
+}
+
+// routerStatus adds the router's BGP sessions and what its RIB lacks.
+func (l *Lab) routerStatus(ctx context.Context, s *Status) {
+	r, err := l.Router()
+	if r == nil || err != nil || !r.Running() {
+		return
+	}
+	vty := r.VTY()
+	ns, err := vty.Neighbors(ctx)
+	if err != nil {
+		s.RoutingProblems = append(s.RoutingProblems, "router BGP: "+err.Error())
+		return
+	}
+	for _, n := range ns {
+		p := BGPPeerStatus{Address: n.Address.String(), RemoteAS: n.RemoteAS, State: n.State}
+		if n.Established() {
+			p.Uptime = n.Uptime.String()
+		}
+		for _, c := range n.Prefixes {
+			p.Received += c.Received
+		}
+		s.BGP = append(s.BGP, p)
+	}
+	var rib []frr.Route
+	for _, f := range []frr.Family{frr.IPv4, frr.IPv6} {
+		rs, err := vty.Routes(ctx, f)
+		if err != nil {
+			s.RoutingProblems = append(s.RoutingProblems, err.Error())
+		}
+		rib = append(rib, rs...)
+	}
+	s.RoutingProblems = append(s.RoutingProblems, frr.Mismatches(rib, l.topo.ExpectedRouterRoutes())...)
 }
 
 func linkStatus(ns string) ([]LinkStatus, error) {
@@ -203,6 +255,15 @@ func (s *Status) WriteTable(w io.Writer) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, role, st, linkDesc, strings.Join(lk.Addresses, " "), pr)
 		}
+	}
+	if len(s.BGP) > 0 {
+		fmt.Fprintf(tw, "\nROUTER BGP PEER\tAS\tSTATE\tUP\tPREFIXES\t\n")
+		for _, p := range s.BGP {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%d\t\n", p.Address, p.RemoteAS, p.State, p.Uptime, p.Received)
+		}
+	}
+	for _, p := range s.RoutingProblems {
+		fmt.Fprintf(tw, "routing: %s\n", p)
 	}
 	return tw.Flush()
 }
