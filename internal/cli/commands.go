@@ -298,7 +298,6 @@ func newVersionCommand(o *options) *cobra.Command {
 func notBuiltCommands() []*cobra.Command {
 	planned := []struct{ use, short, missing string }{
 		{"test", "Run the ingress, snat and bgp suites against a running lab", "the e2e suites"},
-		{"bench", "Measure spk-tmm against the kernel on the netns lab", "the data plane and the netns runtime"},
 		{"images", "List, build, pull, save and load the lab's images", "the offline image builder"},
 		{"doctor", "Check the host (docker, privileged containers, kernel features) and fix it", "the host checks"},
 	}

@@ -73,7 +73,7 @@ a spklab.yaml file (-f; ./spklab.yaml is used when present). "spklab init" write
 		newDiagramCommand(o),
 		newVersionCommand(o),
 	)
-	root.AddCommand(newUpCommand(o), newDownCommand(o), newStatusCommand(o))
+	root.AddCommand(newUpCommand(o), newDownCommand(o), newStatusCommand(o), newBenchCommand(o))
 	root.AddCommand(notBuiltCommands()...)
 	return root
 }
