@@ -44,8 +44,8 @@ up: build ## bring the lab up (RUNTIME=kind|netns)
 down: build ## remove everything the lab made (RUNTIME=kind|netns)
 	$(SPKLAB) down --runtime $(RUNTIME)
 
-bench: build ## spk-tmm against the kernel on the netns lab, as ratios (not built yet: exits 3)
-	$(SPKLAB) bench
+bench: build ## spk-tmm against the kernel on the netns lab, as ratios with targets (root; always the netns runtime)
+	$(SPKLAB) bench --runtime netns
 
 clean: ## remove build output
 	rm -rf $(BIN)
