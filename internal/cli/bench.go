@@ -96,15 +96,7 @@ Exit status: 0 every target passed; 1 a target failed (named on stderr); 2 usage
 			if err != nil {
 				return &ExitError{Code: ExitBenchError, Err: err}
 			}
-			switch {
-			case runErr != nil:
-				return &ExitError{Code: ExitBenchError, Err: fmt.Errorf("bench interrupted: %w", runErr)}
-			case !rep.Judged():
-				return &ExitError{Code: ExitBenchError, Err: fmt.Errorf("the benchmark could not judge every target: %s", rep.Summary())}
-			case !rep.Passed():
-				return &ExitError{Code: ExitProblems, Err: errors.New(rep.Summary())}
-			}
-			return nil
+			return benchOutcome(rep, runErr)
 		},
 	}
 	cmd.Flags().StringVar(&runtime, "runtime", runtimeNetns, "lab runtime: netns (the only one the benchmark runs on)")
@@ -129,4 +121,18 @@ func splitList(in []string) []string {
 		}
 	}
 	return out
+}
+
+// benchOutcome is the exit of a run that produced a report: interrupted
+// or not judgeable (4), a target failed (1, naming it), or all passed.
+func benchOutcome(rep *bench.Report, runErr error) error {
+	switch {
+	case runErr != nil:
+		return &ExitError{Code: ExitBenchError, Err: fmt.Errorf("bench interrupted: %w", runErr)}
+	case !rep.Judged():
+		return &ExitError{Code: ExitBenchError, Err: fmt.Errorf("the benchmark could not judge every target: %s", rep.Summary())}
+	case !rep.Passed():
+		return &ExitError{Code: ExitProblems, Err: errors.New(rep.Summary())}
+	}
+	return nil
 }

@@ -136,6 +136,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		ratio := "-"
 		if v, ok := m.Ratio(); ok {
 			ratio = fmt.Sprintf("%.2fx", v)
+			if math.Abs(v) >= 100 {
+				ratio = fmt.Sprintf("%.0fx", v) // a step one lab all but skips: decimals add nothing
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, m.Unit,
 			cell(m, netns.DataplaneTMM, m.TMM), cell(m, netns.DataplaneKernel, m.Kernel), ratio, m.TargetText(), strings.ToUpper(string(m.Verdict())))
