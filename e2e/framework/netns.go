@@ -1,0 +1,129 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/spklab/spklab/dataplane/engine"
+	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/lab/netns"
+	"github.com/spklab/spklab/spk"
+	"github.com/spklab/spklab/topology"
+)
+
+// NetnsTarget is a running netns lab as a Target.
+type NetnsTarget struct {
+	lab  *netns.Lab
+	topo *topology.Topology
+	vty  *frr.VTY
+	tmms []TMM
+}
+
+// NewNetnsTarget wraps a netns lab built from topo (the lab must be up;
+// this only derives names). The lab must run FRR at the router: the suites
+// check BGP.
+func NewNetnsTarget(l *netns.Lab, topo *topology.Topology) (*NetnsTarget, error) {
+	if !l.UsesBGP() {
+		return nil, errors.New("netns target: the lab's router has static routes (no BGP neighbors, or the kernel data plane); the suites need FRR and spk-tmm")
+	}
+	vty, err := l.RouterVTY()
+	if err != nil {
+		return nil, fmt.Errorf("netns target: router FRR: %w", err)
+	}
+	t := &NetnsTarget{lab: l, topo: topo, vty: vty}
+	for i := range l.TMMReplicas() {
+		t.tmms = append(t.tmms, apiTMM{name: netns.TMMRole(i), client: tmmapi.NewClient(l.TMMAPI(i))})
+	}
+	return t, nil
+}
+
+// Name names the lab.
+func (t *NetnsTarget) Name() string { return "netns lab " + t.lab.Cluster() }
+
+// Topology is the topology the lab was built from.
+func (t *NetnsTarget) Topology() *topology.Topology { return t.topo }
+
+// Client runs commands in the client namespace.
+func (t *NetnsTarget) Client() Executor { return Netns(t.lab.ClientNS()) }
+
+// Router runs commands in the router namespace.
+func (t *NetnsTarget) Router() Executor { return Netns(t.lab.RouterNS()) }
+
+// RouterVTY queries the router namespace's FRR.
+func (t *NetnsTarget) RouterVTY() *frr.VTY { return t.vty }
+
+// Pods lists the tenant's pod namespaces.
+func (t *NetnsTarget) Pods(tenant string) []TenantPod {
+	var out []TenantPod
+	for _, p := range t.lab.TenantPods(tenant) {
+		out = append(out, TenantPod{Name: p.Name, Tenant: p.Tenant, Node: p.Node, IPs: []netip.Addr{p.IP}, Exec: Netns(p.Namespace)})
+	}
+	return out
+}
+
+// TMMs are the replicas' API clients.
+func (t *NetnsTarget) TMMs() []TMM { return t.tmms }
+
+// DeleteIngress removes the tenant's F5SPKIngressTCP from the lab's CR
+// files and pushes the config to every TMM.
+func (t *NetnsTarget) DeleteIngress(ctx context.Context, tenant string) error {
+	for _, tn := range t.topo.Tenants {
+		if tn.Namespace == tenant && tn.Ingress != nil {
+			return t.lab.DeleteCR(ctx, spk.KindIngressTCP, tn.Namespace, tn.Ingress.Name)
+		}
+	}
+	return fmt.Errorf("tenant %q has no ingress in the topology", tenant)
+}
+
+// Reapply writes the topology's CRs again and pushes them.
+func (t *NetnsTarget) Reapply(ctx context.Context) error { return t.lab.ReapplyCRs(ctx) }
+
+// RestartTMM kills replica i's spk-tmm and starts it again.
+func (t *NetnsTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
+	if err := t.lab.StopTMM(ctx, i); err != nil {
+		return time.Time{}, err
+	}
+	started := time.Now()
+	return started, t.lab.StartTMMs(ctx)
+}
+
+// apiTMM reads a replica's state through its config/stats API.
+type apiTMM struct {
+	name   string
+	client *tmmapi.Client
+}
+
+// maxFlows bounds the flow table an evidence dump reads.
+const maxFlows = 1000
+
+func (a apiTMM) Name() string { return a.name }
+
+func (a apiTMM) Stats(ctx context.Context) ([]byte, error) {
+	return indented(a.client.Stats(ctx))
+}
+
+func (a apiTMM) Flows(ctx context.Context) ([]byte, error) {
+	fl, err := a.client.Flows(ctx, maxFlows)
+	if fl == nil {
+		fl = []engine.FlowInfo{} // "[]", not "null", for an empty table
+	}
+	return indented(fl, err)
+}
+
+func (a apiTMM) BGP(ctx context.Context) ([]byte, error) {
+	return indented(a.client.BGP(ctx))
+}
+
+func indented[T any](v T, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(v, "", "  ")
+}
+
+var _ Target = (*NetnsTarget)(nil)

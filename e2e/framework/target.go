@@ -1,0 +1,69 @@
+package framework
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/topology"
+)
+
+// Target is what the suites need from a running lab, whatever runs it
+// (network namespaces now, kind later): where the client, router and
+// tenant pods run commands, the router's FRR, the TMM replicas' state, the
+// topology the lab was built from, and the disruptive actions the BGP
+// suite takes.
+type Target interface {
+	// Name names the lab in reports ("netns lab bnk").
+	Name() string
+	Topology() *topology.Topology
+	// Client runs commands in the outside client (curl to the VIPs).
+	Client() Executor
+	// Router runs commands in the external router (tcpdump).
+	Router() Executor
+	// RouterVTY queries the router's FRR.
+	RouterVTY() *frr.VTY
+	// Pods lists a tenant's pods.
+	Pods(tenant string) []TenantPod
+	// TMMs are the TMM replicas, replica i at index i.
+	TMMs() []TMM
+	// DeleteIngress deletes the tenant's F5SPKIngressTCP and returns once
+	// every TMM runs the config without it.
+	DeleteIngress(ctx context.Context, tenant string) error
+	// Reapply restores every CR of the topology (undoing DeleteIngress)
+	// and returns once every TMM runs it.
+	Reapply(ctx context.Context) error
+	// RestartTMM ends replica i at once (a crash) and starts it again; it
+	// returns when the new one was started — recovery is measured from
+	// there — and once its API answers.
+	RestartTMM(ctx context.Context, i int) (started time.Time, err error)
+}
+
+// TenantPod is one pod of a tenant and where its commands run.
+type TenantPod struct {
+	Name, Tenant, Node string
+	// IPs are the pod's addresses (IPv4 and, when the lab gives pods one,
+	// IPv6).
+	IPs  []netip.Addr
+	Exec Executor
+}
+
+// HasFamily reports whether the pod has an address of the family.
+func (p TenantPod) HasFamily(ipv6 bool) bool {
+	for _, a := range p.IPs {
+		if a.Is6() == ipv6 {
+			return true
+		}
+	}
+	return false
+}
+
+// TMM reads one replica's state as JSON documents (for evidence); how it
+// gets them (a unix socket, kubectl exec) is the target's business.
+type TMM interface {
+	Name() string
+	Stats(ctx context.Context) ([]byte, error)
+	Flows(ctx context.Context) ([]byte, error)
+	BGP(ctx context.Context) ([]byte, error)
+}
