@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/spklab/spklab/e2e/framework"
+	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/topology"
+)
+
+// Convergence bounds DESIGN.md and issue 4 set.
+const (
+	// WithdrawBound: deleting an F5SPKIngressTCP takes its VIPs off the
+	// router within this.
+	WithdrawBound = time.Second
+	// RestartBound: a killed TMM replica, started again, is back in
+	// service (sessions, routes, VIPs answering) within this.
+	RestartBound = 5 * time.Second
+	// RestoreBound bounds re-applying a deleted ingress (the issue sets no
+	// figure; this one only keeps a broken lab from hanging the suite).
+	RestoreBound = 5 * time.Second
+)
+
+// Timing names the bgp suite records.
+const (
+	TimingWithdraw = "BGP withdraw (ingress CR deleted → VIPs gone at the router)"
+	TimingRestore  = "BGP restore (CRs re-applied → VIPs back via every TMM)"
+	TimingRestart  = "TMM restart recovery (replica started → sessions, routes, VIPs answer)"
+)
+
+// pollInterval is how often convergence is sampled (one vtysh call takes
+// about as long).
+const pollInterval = 10 * time.Millisecond
+
+// registerBGP: DESIGN.md §4 items 2 and 4, and the TMM restart of issue 4.
+func registerBGP(e *suiteEnv) {
+	topo := e.target.Topology()
+	routerAS, tmmAS := uint32(topo.Router.ASN), uint32(topo.TMM.BGP.ASN)
+	ginkgo.Describe("bgp", ginkgo.Label(LabelBGP), func() {
+		for _, fam := range families() {
+			peers := framework.ExpectedNeighbors(topo, fam.family)
+			if len(peers) > 0 {
+				ginkgo.It(fmt.Sprintf("every TMM (%v) is Established at the router in AS %d", peers, tmmAS), ginkgo.Label(fam.label), func(sc ginkgo.SpecContext) {
+					ctx, cancel := e.specContext(sc)
+					defer cancel()
+					gomega.Eventually(func() []string {
+						return neighborProblems(ctx, e, peers, routerAS, tmmAS, time.Time{})
+					}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.BeEmpty())
+				}, ginkgo.SpecTimeout(specTimeout))
+			}
+			for _, k := range []struct {
+				kind framework.RouteKind
+				text string
+			}{
+				{framework.VIPRoutes, "each VIP /%d has exactly the TMM next hops %v (ECMP)"},
+				{framework.SNATRoutes, "each SNAT address /%d has exactly its owning TMM as next hop"},
+			} {
+				want := framework.ExpectedRoutes(topo, k.kind, fam.family)
+				if len(want) == 0 {
+					continue
+				}
+				text := fmt.Sprintf(k.text, want[0].Prefix.Bits(), peers)
+				ginkgo.It(text, ginkgo.Label(fam.label), func(sc ginkgo.SpecContext) {
+					ctx, cancel := e.specContext(sc)
+					defer cancel()
+					gomega.Eventually(func() []string {
+						return routeProblems(ctx, e, want, fam.family)
+					}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.BeEmpty())
+				}, ginkgo.SpecTimeout(specTimeout))
+			}
+		}
+		registerWithdraw(e)
+		registerRestart(e)
+	})
+}
+
+// registerWithdraw: deleting the first tenant's F5SPKIngressTCP withdraws
+// its VIPs (both families) from the router within WithdrawBound and they
+// stop answering; re-applying restores both.
+func registerWithdraw(e *suiteEnv) {
+	topo := e.target.Topology()
+	tenant, vips := firstIngress(topo)
+	if tenant == "" {
+		return
+	}
+	var prefixes []netip.Prefix
+	var tenantRoutes, otherRoutes []topology.RouterRoute
+	var urls []string
+	for _, fam := range families() {
+		if vip, ok := vips[fam.family]; ok {
+			prefixes = append(prefixes, netip.PrefixFrom(vip, vip.BitLen()))
+			url, _ := framework.IngressURL(topo, tenant, fam.family)
+			urls = append(urls, url)
+		}
+		for _, r := range framework.ExpectedRoutes(topo, framework.VIPRoutes, fam.family) {
+			if vips[fam.family] == r.Prefix.Addr() {
+				tenantRoutes = append(tenantRoutes, r)
+			} else {
+				otherRoutes = append(otherRoutes, r)
+			}
+		}
+	}
+	answers := func(want bool) []framework.Connection {
+		var out []framework.Connection
+		for _, u := range urls {
+			out = append(out, framework.Connection{Name: tenant + " VIP", From: e.target.Client(), URL: u, WantFailure: !want})
+		}
+		return out
+	}
+
+	ginkgo.Describe(fmt.Sprintf("deleting and re-applying the %s F5SPKIngressTCP", tenant), ginkgo.Ordered, ginkgo.Serial, ginkgo.Label(LabelDisruptive, LabelIPv4, LabelIPv6), func() {
+		ginkgo.BeforeAll(func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			gomega.Eventually(func() []string {
+				return routeProblems(ctx, e, tenantRoutes, familiesOf(prefixes)...)
+			}).WithContext(ctx).WithTimeout(10*time.Second).Should(gomega.BeEmpty(), "the lab is not converged before the change")
+			expectOK(framework.Checker{}.Run(ctx, answers(true)).Err())
+		}, ginkgo.NodeTimeout(specTimeout))
+		// Whatever happened, leave the lab with every CR applied.
+		ginkgo.AfterAll(func(sc ginkgo.SpecContext) {
+			gomega.Expect(e.target.Reapply(sc)).To(gomega.Succeed())
+		}, ginkgo.NodeTimeout(specTimeout))
+
+		ginkgo.It(fmt.Sprintf("withdraws the VIPs %v from the router within %s", prefixes, WithdrawBound), func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			start := time.Now()
+			gomega.Expect(e.target.DeleteIngress(ctx, tenant)).To(gomega.Succeed())
+			pushed := time.Since(start)
+			took, left := converge(ctx, start, 5*time.Second, func() []string {
+				rib, err := framework.RIB(ctx, e.target.RouterVTY(), familiesOf(prefixes)...)
+				if err != nil {
+					return []string{err.Error()}
+				}
+				return framework.PresentRoutes(rib, prefixes...)
+			})
+			e.record(TimingWithdraw, took)
+			ginkgo.GinkgoWriter.Printf("config pushed to every TMM after %s\n", pushed.Round(time.Millisecond))
+			gomega.Expect(left).To(gomega.BeEmpty(), "after %s", took)
+			gomega.Expect(took).To(gomega.BeNumerically("<=", WithdrawBound), "the withdrawal took %s", took)
+			// The other tenants' VIPs are untouched.
+			gomega.Expect(routeProblems(ctx, e, otherRoutes, familiesOf(prefixes)...)).To(gomega.BeEmpty())
+		}, ginkgo.SpecTimeout(specTimeout))
+
+		ginkgo.It("and the VIPs stop answering", func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			expectOK(framework.Checker{}.Run(ctx, answers(false)).Err())
+		}, ginkgo.SpecTimeout(specTimeout))
+
+		ginkgo.It("re-applying it brings the VIPs back via every TMM", func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			start := time.Now()
+			gomega.Expect(e.target.Reapply(ctx)).To(gomega.Succeed())
+			took, left := converge(ctx, start, 3*RestoreBound, func() []string {
+				return routeProblems(ctx, e, tenantRoutes, familiesOf(prefixes)...)
+			})
+			e.record(TimingRestore, took)
+			gomega.Expect(left).To(gomega.BeEmpty(), "after %s", took)
+			gomega.Expect(took).To(gomega.BeNumerically("<=", RestoreBound), "the restore took %s", took)
+		}, ginkgo.SpecTimeout(specTimeout))
+
+		ginkgo.It("and the VIPs answer again", func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			expectOK(framework.Checker{}.Run(ctx, answers(true)).Err())
+		}, ginkgo.SpecTimeout(specTimeout))
+	})
+}
+
+// registerRestart: a TMM replica killed (no clean shutdown) and started
+// again is back within RestartBound: new Established sessions, every route
+// as expected, every VIP answering.
+func registerRestart(e *suiteEnv) {
+	topo := e.target.Topology()
+	routerAS, tmmAS := uint32(topo.Router.ASN), uint32(topo.TMM.BGP.ASN)
+	const replica = 0
+	if len(e.target.TMMs()) <= replica {
+		return
+	}
+	ginkgo.Describe(fmt.Sprintf("restarting TMM replica %d", replica), ginkgo.Ordered, ginkgo.Serial, ginkgo.Label(LabelDisruptive, LabelIPv4, LabelIPv6), func() {
+		ginkgo.It(fmt.Sprintf("recovers within %s: sessions Established again, routes as expected, VIPs answer", RestartBound), func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			var checks []framework.Connection
+			for _, fam := range families() {
+				for tenant := range framework.VIPs(topo, fam.family) {
+					url, _ := framework.IngressURL(topo, tenant, fam.family)
+					// Several requests, so that the router's L4 hash sends
+					// some to the restarted replica.
+					for i := range 3 {
+						checks = append(checks, framework.Connection{Name: fmt.Sprintf("%s VIP %s #%d", tenant, fam.family, i+1), From: e.target.Client(), URL: url})
+					}
+				}
+			}
+			started, err := e.target.RestartTMM(ctx, replica)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred())
+			apiUp := time.Since(started)
+			took, left := converge(ctx, started, 4*RestartBound, func() []string {
+				var problems []string
+				for _, fam := range families() {
+					peers := framework.ExpectedNeighbors(topo, fam.family)
+					for i, p := range peers {
+						since := time.Time{}
+						if i == replica {
+							since = started
+						}
+						problems = append(problems, neighborProblems(ctx, e, []netip.Addr{p}, routerAS, tmmAS, since)...)
+					}
+					problems = append(problems, routeProblems(ctx, e, topo.ExpectedRouterRoutes(), fam.family)...)
+				}
+				if len(problems) > 0 {
+					return problems
+				}
+				report := framework.Checker{Attempts: 1, MaxTime: time.Second}.Run(ctx, checks)
+				if err := report.Err(); err != nil {
+					return []string{err.Error()}
+				}
+				return nil
+			})
+			e.record(TimingRestart, took)
+			ginkgo.GinkgoWriter.Printf("the restarted replica's API answered after %s\n", apiUp.Round(time.Millisecond))
+			gomega.Expect(left).To(gomega.BeEmpty(), "after %s", took)
+			gomega.Expect(took).To(gomega.BeNumerically("<=", RestartBound), "the recovery took %s", took)
+		}, ginkgo.SpecTimeout(2*specTimeout))
+	})
+}
+
+// converge samples check every pollInterval until it reports no problem
+// or timeout passes since start; it returns the time from start to the
+// first clean sample, and the last problems (none when it converged).
+func converge(ctx context.Context, start time.Time, timeout time.Duration, check func() []string) (time.Duration, []string) {
+	for {
+		problems := check()
+		took := time.Since(start)
+		if len(problems) == 0 {
+			return took, nil
+		}
+		if took > timeout || ctx.Err() != nil {
+			return took, problems
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// neighborProblems reads the router's sessions and checks the peers.
+func neighborProblems(ctx context.Context, e *suiteEnv, peers []netip.Addr, routerAS, tmmAS uint32, since time.Time) []string {
+	ns, err := e.target.RouterVTY().Neighbors(ctx)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	return framework.NeighborProblems(ns, peers, tmmAS, routerAS, since)
+}
+
+// routeProblems reads the router's RIB of the families and checks want
+// (only its routes of those families).
+func routeProblems(ctx context.Context, e *suiteEnv, want []topology.RouterRoute, fs ...frr.Family) []string {
+	rib, err := framework.RIB(ctx, e.target.RouterVTY(), fs...)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var of []topology.RouterRoute
+	for _, w := range want {
+		for _, f := range fs {
+			if framework.FamilyOf(w.Prefix.Addr()) == f {
+				of = append(of, w)
+			}
+		}
+	}
+	return framework.RouteProblems(rib, of)
+}
+
+// firstIngress is the first tenant with an ingress and its VIPs by family.
+func firstIngress(t *topology.Topology) (string, map[frr.Family]netip.Addr) {
+	for _, tn := range t.Tenants {
+		vips := map[frr.Family]netip.Addr{}
+		for _, fam := range families() {
+			if a, ok := framework.VIPs(t, fam.family)[tn.Namespace]; ok {
+				vips[fam.family] = a
+			}
+		}
+		if len(vips) > 0 {
+			return tn.Namespace, vips
+		}
+	}
+	return "", nil
+}
+
+// familiesOf are the families of the prefixes, each once.
+func familiesOf(ps []netip.Prefix) []frr.Family {
+	var out []frr.Family
+	for _, fam := range families() {
+		for _, p := range ps {
+			if framework.FamilyOf(p.Addr()) == fam.family {
+				out = append(out, fam.family)
+				break
+			}
+		}
+	}
+	return out
+}
