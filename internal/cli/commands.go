@@ -297,7 +297,6 @@ func newVersionCommand(o *options) *cobra.Command {
 // have yet: each says so and exits non-zero rather than pretend.
 func notBuiltCommands() []*cobra.Command {
 	planned := []struct{ use, short, missing string }{
-		{"test", "Run the ingress, snat and bgp suites against a running lab", "the e2e suites"},
 		{"images", "List, build, pull, save and load the lab's images", "the offline image builder"},
 		{"doctor", "Check the host (docker, privileged containers, kernel features) and fix it", "the host checks"},
 	}

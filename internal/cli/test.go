@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spklab/spklab/e2e"
+	"github.com/spklab/spklab/e2e/framework"
+)
+
+// defaultArtifactsDir receives the evidence of failed specs.
+const defaultArtifactsDir = "spklab-artifacts"
+
+func newTestCommand(o *options) *cobra.Command {
+	var f labFlags
+	var labelFilter, junit, artifacts string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "test",
+		Short: "Run the ingress, snat and bgp suites against a running lab",
+		Long: `Run the Ginkgo e2e suites against a lab that is up ("spklab up" first), checking
+what the lab guide checks:
+  ingress  each tenant's VIP answers 200 from one of its pods, spread over all of them
+  snat     a tenant pod reaches the client from one of its tenant's SNAT addresses only
+  bgp      every TMM Established at the router; each VIP via every TMM, each SNAT address
+           via its owner; deleting an F5SPKIngressTCP withdraws its VIPs within 1 s and
+           re-applying restores them; a killed TMM recovers within 5 s (these change the
+           lab for a few seconds, label "disruptive")
+Specs are labelled by area (ingress, snat, bgp) and IP family (ipv4, ipv6); select
+them with a Ginkgo label expression. A failed spec leaves its evidence (router vtysh
+JSON, each TMM's stats, flows and BGP status, a 2 s pcap at the router) in
+<artifacts>/<spec>/.
+
+Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage;
+3 --runtime kind (not built yet).`,
+		Example: `  sudo spklab test --runtime netns
+  sudo spklab test --runtime netns --label-filter 'bgp && !disruptive' --junit report.xml
+  sudo spklab test --runtime netns -f my-lab.yaml --artifacts /tmp/evidence`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := e2e.CheckLabelFilter(labelFilter); err != nil {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--label-filter: %w", err)}
+			}
+			if f.runtime == runtimeKind {
+				return &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s --runtime kind: the kind lab is not built yet (issue 7); use --runtime netns", cmd.CommandPath())}
+			}
+			l, err := f.netnsLab(cmd, o)
+			if err != nil {
+				return err
+			}
+			topo, err := o.validTopology()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			s, err := l.Status(ctx)
+			if err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			if !s.Up() {
+				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not up (see spklab status --runtime netns); bring it up with spklab up --runtime netns", l.Cluster())}
+			}
+			target, err := framework.NewNetnsTarget(l, topo)
+			if err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			sum, err := e2e.RunSuites(ctx, target, e2e.Options{
+				LabelFilter:  labelFilter,
+				JUnitFile:    junit,
+				ArtifactsDir: artifacts,
+				Verbose:      verbose,
+				NoColor:      !isTerminal(os.Stdout),
+			})
+			if sum != nil {
+				fmt.Fprintf(o.stdout, "spklab test on %s: %s\n", target.Name(), sum)
+			}
+			if err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			return nil
+		},
+	}
+	f.register(cmd, false)
+	cmd.Flags().StringVar(&f.tmmBinary, "tmm-binary", "", "netns: the spk-tmm program the TMM restart spec starts (default: spk-tmm next to spklab, else on $PATH)")
+	cmd.Flags().StringVar(&labelFilter, "label-filter", "", `Ginkgo label expression selecting specs, e.g. "ingress || snat", "bgp && ipv6", "!disruptive"`)
+	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
+	cmd.Flags().StringVar(&artifacts, "artifacts", defaultArtifactsDir, "folder receiving each failed spec's evidence")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "report every spec as it runs, with its measurements")
+	return cmd
+}
+
+// isTerminal reports whether f is a terminal (colour only there).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
