@@ -10,8 +10,8 @@ import (
 	"github.com/spklab/spklab/e2e/framework"
 )
 
-// defaultArtifactsDir receives the evidence of failed specs.
-const defaultArtifactsDir = "spklab-artifacts"
+// defaultArtifactsDir receives the evidence of failed specs (git ignores it).
+const defaultArtifactsDir = "artifacts"
 
 func newTestCommand(o *options) *cobra.Command {
 	var f labFlags
