@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,36 +38,25 @@ func TestNetnsUpStatusDown(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "nginx", "nginx-light")
 	testenv.RequireTool(t, "ethtool", "ethtool")
+	testenv.RequireTool(t, "vtysh", "frr")
 	dir := t.TempDir()
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	cluster := "spkc" + hex.EncodeToString(b)
 	topo := topology.Default()
-	rename := func(s string) string { return cluster + strings.TrimPrefix(s, "bnk") }
-	topo.Cluster.Name = cluster
-	for i := range topo.Cluster.TMMNodes {
-		topo.Cluster.TMMNodes[i] = rename(topo.Cluster.TMMNodes[i])
-	}
-	for _, n := range topo.Networks {
-		if n.Attach != nil {
-			for i := range n.Attach.Addresses {
-				n.Attach.Addresses[i].Node = rename(n.Attach.Addresses[i].Node)
-			}
-		}
-	}
+	topo.RenameCluster(cluster)
 	data, err := yaml.Marshal(topo)
 	if err != nil {
 		t.Fatal(err)
 	}
 	file := writeFile(t, dir, "lab.yaml", string(data))
-	fake := writeFile(t, dir, "spk-tmm", "#!/bin/sh\nexec sleep 600\n")
-	if err := os.Chmod(fake, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// The real data plane: up returns only once the router learned the
+	// VIPs and SNAT addresses from the TMMs over BGP.
+	tmm := testenv.BuildTMM(t)
 	runDir := filepath.Join(dir, "run")
 	t.Cleanup(func() { run(t, dir, "down", "--runtime", "netns", "-f", file, "--run-dir", runDir) })
 
-	out, errOut, code := run(t, dir, "up", "--runtime", "netns", "-f", file, "--run-dir", runDir, "--tmm-binary", fake)
+	out, errOut, code := run(t, dir, "up", "--runtime", "netns", "-f", file, "--run-dir", runDir, "--tmm-binary", tmm)
 	if code != 0 || !strings.Contains(out, "netns lab "+cluster+" is up (12 namespaces, 4 pods)") {
 		t.Fatalf("up: code %d\n%s\n%s", code, out, errOut)
 	}
@@ -76,6 +64,15 @@ func TestNetnsUpStatusDown(t *testing.T) {
 	var s netns.Status
 	if code != 0 || json.Unmarshal([]byte(out), &s) != nil || !s.Up() || len(s.Namespaces) != 12 || !s.RunDirOK {
 		t.Fatalf("status -o json: code %d\n%s\n%s", code, out, errOut)
+	}
+	established := 0
+	for _, p := range s.BGP {
+		if p.State == "Established" && p.RemoteAS == 64443 {
+			established++
+		}
+	}
+	if established != 4 || len(s.RoutingProblems) != 0 {
+		t.Errorf("router BGP: %d of 4 sessions Established (%+v), routing problems %q", established, s.BGP, s.RoutingProblems)
 	}
 	out, _, code = run(t, dir, "status", "--runtime", "netns", "-f", file, "--run-dir", runDir)
 	if code != 0 || !strings.Contains(out, "spk-tmm running pid") || !strings.Contains(out, "192.0.2.250/24") {

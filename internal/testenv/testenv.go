@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -118,4 +119,15 @@ func Do(h netns.NsHandle, fn func() error) error {
 	}
 	runtime.UnlockOSThread()
 	return ferr
+}
+
+// BuildTMM builds spk-tmm into a temporary directory and returns its path,
+// so a root test runs the real data plane as the lab does.
+func BuildTMM(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "spk-tmm")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/spklab/spklab/cmd/spk-tmm").CombinedOutput(); err != nil {
+		t.Fatalf("building spk-tmm: %v\n%s", err, out)
+	}
+	return bin
 }

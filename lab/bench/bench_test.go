@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,10 +28,7 @@ func requireLab(t *testing.T) Config {
 		testenv.RequireTool(t, tool[0], tool[1])
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "spk-tmm")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/spklab/spklab/cmd/spk-tmm").CombinedOutput(); err != nil {
-		t.Fatalf("building spk-tmm: %v\n%s", err, out)
-	}
+	bin := testenv.BuildTMM(t)
 	b := make([]byte, 2)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
