@@ -82,6 +82,8 @@ func Workloads() []Workload {
 		Note: "spk-tmm: live heap per flow of a dataplane/conntrack table filled in-process; kernel: nf_conntrack slab object size (hash buckets not counted)"}
 	specFlowMiB := Spec{Name: "connection table per 1M entries", Unit: "MiB", Better: Lower}
 
+	bgpWithdraw50, bgpWithdraw99, bgpAnnounce50, bgpAnnounce99 := bgpSpecs()
+
 	return []Workload{
 		{Name: "bringup", NeedsLab: true, Specs: []Spec{specBringUp, specReady}, Run: func(_ context.Context, env *Env) []Sample {
 			return runBringUp(env, specBringUp, specReady)
@@ -96,6 +98,9 @@ func Workloads() []Workload {
 		{Name: "conn", NeedsLab: true, Specs: []Spec{specConnRate, specConnP50, specConnP99}, Run: func(ctx context.Context, env *Env) []Sample {
 			r, err := runWrk(ctx, env, "conn", true)
 			return wrkSamples(r, err, specConnRate, specConnP50, specConnP99)
+		}},
+		{Name: "bgp", NeedsLab: true, Specs: []Spec{bgpWithdraw50, bgpWithdraw99, bgpAnnounce50, bgpAnnounce99}, Run: func(ctx context.Context, env *Env) []Sample {
+			return runBGP(ctx, env, bgpWithdraw50, bgpWithdraw99, bgpAnnounce50, bgpAnnounce99)
 		}},
 		{Name: "offloads", NeedsLab: true, Specs: []Spec{specThroughputOn}, Run: func(ctx context.Context, env *Env) []Sample {
 			if err := setOffloads(ctx, env.Lab, true); err != nil {

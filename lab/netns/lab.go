@@ -109,6 +109,9 @@ func New(t *topology.Topology, o Options) (*Lab, error) {
 	return l, nil
 }
 
+// Topology is the topology the lab realizes.
+func (l *Lab) Topology() *topology.Topology { return l.topo }
+
 // Cluster is the lab's cluster name.
 func (l *Lab) Cluster() string { return l.plan.cluster }
 
