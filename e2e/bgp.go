@@ -54,18 +54,15 @@ func registerBGP(e *suiteEnv) {
 					}).WithContext(ctx).WithTimeout(10 * time.Second).WithPolling(200 * time.Millisecond).Should(gomega.BeEmpty())
 				}, ginkgo.SpecTimeout(specTimeout))
 			}
-			for _, k := range []struct {
-				kind framework.RouteKind
-				text string
-			}{
-				{framework.VIPRoutes, "each VIP /%d has exactly the TMM next hops %v (ECMP)"},
-				{framework.SNATRoutes, "each SNAT address /%d has exactly its owning TMM as next hop"},
-			} {
-				want := framework.ExpectedRoutes(topo, k.kind, fam.family)
+			for _, kind := range []framework.RouteKind{framework.VIPRoutes, framework.SNATRoutes} {
+				want := framework.ExpectedRoutes(topo, kind, fam.family)
 				if len(want) == 0 {
 					continue
 				}
-				text := fmt.Sprintf(k.text, want[0].Prefix.Bits(), peers)
+				text := fmt.Sprintf("each VIP /%d has exactly the TMM next hops %v (ECMP)", want[0].Prefix.Bits(), peers)
+				if kind == framework.SNATRoutes {
+					text = fmt.Sprintf("each SNAT address /%d has exactly its owning TMM as next hop", want[0].Prefix.Bits())
+				}
 				ginkgo.It(text, ginkgo.Label(fam.label), func(sc ginkgo.SpecContext) {
 					ctx, cancel := e.specContext(sc)
 					defer cancel()

@@ -105,6 +105,9 @@ func TestSuitesOnNetnsLab(t *testing.T) {
 				t.Errorf("JUnit report has no test case labelled %s", label)
 			}
 		}
+		if suites.hasCase("%!") {
+			t.Errorf("a spec name has a formatting error")
+		}
 		if _, err := os.Stat(artifacts); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("a green run left evidence in %s (err %v)", artifacts, err)
 		}
