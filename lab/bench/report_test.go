@@ -170,7 +170,7 @@ func TestSelectAndConfig(t *testing.T) {
 			t.Errorf("workload %s has no specs or no Run", w.Name)
 		}
 	}
-	if strings.Join(names, ",") != "bringup,throughput,keepalive,conn,offloads,memory" {
+	if strings.Join(names, ",") != "bringup,throughput,keepalive,conn,bgp,offloads,memory" {
 		t.Errorf("workloads %q", names)
 	}
 	// The offloads workload leaves offloads on: nothing needing the lab
@@ -187,7 +187,7 @@ func TestSelectAndConfig(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0].Name != "throughput" || got[1].Name != "memory" {
 		t.Errorf("Select: %v %v", got, err)
 	}
-	if _, err := Select(all, []string{"conn", "bgp", "x"}); err == nil || !strings.Contains(err.Error(), `"bgp", "x"`) || !strings.Contains(err.Error(), "known are bringup,") {
+	if _, err := Select(all, []string{"conn", "bgpx", "x"}); err == nil || !strings.Contains(err.Error(), `"bgpx", "x"`) || !strings.Contains(err.Error(), "known are bringup,") {
 		t.Errorf("unknown workloads: %v", err)
 	}
 	// Targets of the brief.
