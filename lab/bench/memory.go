@@ -2,71 +2,18 @@ package bench
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 
-	"github.com/spklab/spklab/dataplane/conntrack"
+	"github.com/spklab/spklab/dataplane/engine"
 )
 
-// flowValue has the shape of the engine's per-flow value (the unexported
-// flowData of dataplane/engine: translated source and destination, the
-// virtual server, member and VLAN pointers, the last hop's MAC, the egress
-// tenant and VTEP, the NAT pool and port), so a table of it weighs what a
-// spk-tmm connection table weighs. Keep the two in step.
-type flowValue struct {
-	kind           uint8
-	newSrc, newDst netip.AddrPort
-	vs, member     *struct{}
-	toVLAN         *struct{}
-	lastMAC        [6]byte
-	lastVLAN       *struct{}
-	tenant         *struct{}
-	vtep           netip.Addr
-	innerMAC       [6]byte
-	natPool        *struct{}
-	natPort        uint16
-}
-
-// TableBytesPerFlow fills a conntrack table sized for n flows with n
-// distinct ingress flows and returns the live heap it added per flow
-// (runtime.MemStats.HeapAlloc after a GC, before and after).
-func TableBytesPerFlow(n int) (float64, error) {
-	if n <= 0 {
-		return 0, errors.New("memory: the flow count must be positive")
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	tab := conntrack.New(conntrack.Config[flowValue]{Max: n})
-	vip := netip.MustParseAddr("198.19.19.100")
-	for i := range n {
-		client := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		self := netip.AddrFrom4([4]byte{198, 18, byte(i >> 16), 1})
-		pod := netip.MustParseAddr("10.244.1.2")
-		orig := conntrack.Key{Proto: conntrack.ProtoTCP, Src: client, Dst: vip, SrcPort: uint16(1024 + i%60000), DstPort: 80}
-		reply := conntrack.Key{Proto: conntrack.ProtoTCP, Src: pod, Dst: self, SrcPort: 80, DstPort: uint16(i)}
-		v := flowValue{newSrc: netip.AddrPortFrom(self, uint16(i)), newDst: netip.AddrPortFrom(pod, 80)}
-		if _, err := tab.Insert(orig, reply, 0, v, 0); err != nil {
-			return 0, fmt.Errorf("memory: inserting flow %d of %d: %w", i+1, n, err)
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	if got := tab.Len(); got != n {
-		return 0, fmt.Errorf("memory: the table holds %d flows, want %d", got, n)
-	}
-	runtime.KeepAlive(tab)
-	if after.HeapAlloc <= before.HeapAlloc {
-		return 0, fmt.Errorf("memory: the heap did not grow (%d → %d bytes); something else freed memory meanwhile", before.HeapAlloc, after.HeapAlloc)
-	}
-	return float64(after.HeapAlloc-before.HeapAlloc) / float64(n), nil
-}
+// TableBytesPerFlow is the engine's connection-table entry size, measured
+// with n flows (engine.FlowTableBytesPerEntry).
+func TableBytesPerFlow(n int) (float64, error) { return engine.FlowTableBytesPerEntry(n) }
 
 // SlabinfoPath is where the kernel lists its slab caches.
 const SlabinfoPath = "/proc/slabinfo"
