@@ -22,6 +22,7 @@ import (
 	tpacket "github.com/gopacket/gopacket/afpacket"
 	"golang.org/x/sys/unix"
 
+	"github.com/spklab/spklab/dataplane/packet"
 	"github.com/spklab/spklab/dataplane/port"
 )
 
@@ -51,10 +52,18 @@ type Options struct {
 	// QdiscBypass sends straight to the driver (PACKET_QDISC_BYPASS): faster,
 	// but frames are dropped instead of queued when the device is busy.
 	QdiscBypass bool
+	// NoVNetHdr turns off PACKET_VNET_HDR. With it on (the default) the
+	// port works on interfaces with checksum offload, TSO and GSO: Recv
+	// completes CHECKSUM_PARTIAL checksums and cuts GSO super-frames into
+	// wire-size segments, Send puts a zero virtio_net_hdr (no offload) in
+	// front of each frame. Off, such frames reach the data plane oversized
+	// (dropped as truncated) or with partial checksums.
+	NoVNetHdr bool
 }
 
 // DefaultOptions returns the options the data plane uses: a 16 MiB ring of
-// 256 KiB blocks, 1ms block timeout, promiscuous.
+// 256 KiB blocks (a 64 KiB GSO super-frame fits in one), 1ms block
+// timeout, promiscuous, virtio_net_hdr on.
 func DefaultOptions() Options {
 	return Options{
 		BlockSize:    256 << 10,
@@ -100,9 +109,19 @@ type Port struct {
 	recvMu sync.Mutex
 	closed atomic.Bool
 
-	rxPackets, rxBytes, rxTrunc, rxErrors atomic.Uint64
-	txPackets, txBytes, txDrops, txErrors atomic.Uint64
-	finalRingDrops                        uint64 // ring drops read at Close, under life
+	vnet bool // PACKET_VNET_HDR is on
+
+	// Receive-side offload state, only touched under recvMu. seg holds a
+	// super-frame whose segments did not all fit in the last batch; its
+	// bytes stay valid because the ring is not read again until it is done.
+	seg     packet.Segmenter
+	segBusy bool
+	scratch []byte // a super-frame with its VLAN tag put back
+
+	rxPackets, rxBytes, rxTrunc, rxErrors        atomic.Uint64
+	csumDone, gsoFrames, gsoSegments, badOffload atomic.Uint64
+	txPackets, txBytes, txDrops, txErrors        atomic.Uint64
+	finalRingDrops                               uint64 // ring drops read at Close, under life
 }
 
 var _ port.Port = (*Port)(nil)
@@ -119,7 +138,12 @@ func Open(ifname string, opts Options) (*Port, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("afpacket %s: not an Ethernet interface (hardware address %q)", ifname, ifi.HardwareAddr)
 	}
+	vnetSize := packet.VNetHdrLen
+	if opts.NoVNetHdr {
+		vnetSize = 0
+	}
 	tp, err := tpacket.NewTPacket(
+		tpacket.OptVNetHdrSize(vnetSize),
 		tpacket.OptInterface(ifname),
 		tpacket.TPacketVersion3,
 		tpacket.OptBlockSize(opts.BlockSize),
@@ -130,13 +154,15 @@ func Open(ifname string, opts Options) (*Port, error) {
 		// together with the wake eventfd, with the caller's timeout.
 		tpacket.OptPollTimeout(0),
 		// The kernel strips the outer 802.1Q/802.1ad tag into the tpacket
-		// header on receive; the parser must see it in the frame.
-		tpacket.OptAddVLANHeader(true),
+		// header on receive; the parser must see it in the frame. With a
+		// virtio_net_hdr, Recv puts it back itself: gopacket would copy
+		// the frame away from the header in front of it.
+		tpacket.OptAddVLANHeader(opts.NoVNetHdr),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("afpacket %s: opening TPACKET_V3 ring: %w", ifname, err)
 	}
-	p := &Port{name: ifname, mtu: ifi.MTU, tp: tp, wake: -1}
+	p := &Port{name: ifname, mtu: ifi.MTU, tp: tp, wake: -1, vnet: !opts.NoVNetHdr}
 	copy(p.mac[:], ifi.HardwareAddr)
 	if err := p.setup(opts); err != nil {
 		p.tp.Close()
@@ -206,7 +232,9 @@ func (p *Port) MAC() [6]byte { return p.mac }
 func (p *Port) MTU() int { return p.mtu }
 
 // Recv implements port.Port. Frames longer than a Buf's room, or cut short by
-// the ring, are dropped and counted in RxTruncated.
+// the ring, are dropped and counted in RxTruncated. With the virtio_net_hdr
+// on, a GSO super-frame fills one Buf per segment; segments that do not fit
+// in bufs come first in the next call.
 func (p *Port) Recv(bufs []port.Buf, timeout time.Duration) (int, error) {
 	p.life.RLock()
 	defer p.life.RUnlock()
@@ -245,6 +273,10 @@ func (p *Port) Recv(bufs []port.Buf, timeout time.Duration) (int, error) {
 func (p *Port) drain(bufs []port.Buf) (int, error) {
 	n := 0
 	for n < len(bufs) {
+		if p.segBusy {
+			n += p.fillSegments(bufs[n:])
+			continue
+		}
 		data, ci, err := p.tp.ZeroCopyReadPacketData()
 		if errors.Is(err, tpacket.ErrTimeout) {
 			break
@@ -261,6 +293,12 @@ func (p *Port) drain(bufs []port.Buf) (int, error) {
 		}
 		b := &bufs[n]
 		b.B = b.B[:cap(b.B)]
+		if p.vnet {
+			if p.receiveVNet(data, ci, b) {
+				n++
+			}
+			continue
+		}
 		if ci.CaptureLength < ci.Length || len(data) > len(b.B)-port.Headroom {
 			p.rxTrunc.Add(1)
 			continue
@@ -318,7 +356,7 @@ func (p *Port) Send(bufs []port.Buf) (int, error) {
 			p.txErrors.Add(1)
 			return i, fmt.Errorf("afpacket %s: send frame %d: bad bounds [%d:%d] of %d", p.name, i, b.Start, b.End, len(b.B))
 		}
-		err := p.tp.WritePacketData(b.B[b.Start:b.End])
+		err := p.write(b)
 		switch {
 		case err == nil:
 			p.txPackets.Add(1)
@@ -348,6 +386,7 @@ func (p *Port) Stats() port.Stats {
 		TxErrors:    p.txErrors.Load(),
 		RxDrops:     p.finalRingDrops,
 	}
+	s.RxErrors += p.badOffload.Load()
 	if !p.closed.Load() {
 		s.RxDrops = p.ringDrops()
 	}
