@@ -29,22 +29,22 @@ func registerSNAT(e *suiteEnv) {
 			url := framework.HTTPURL(client, 80, "/txt")
 			for _, tn := range topo.Tenants {
 				own := snatAddrs(topo, tn.Namespace, fam.family)
-				if len(own) == 0 {
+				tenant := tn.Namespace
+				// A family the tenant's pods have no address of is not
+				// checked at all (rather than reported as skipped): the
+				// lab's pods are IPv4-only.
+				var pods []framework.TenantPod
+				for _, p := range e.target.Pods(tenant) {
+					if p.HasFamily(fam.family == frr.IPv6) {
+						pods = append(pods, p)
+					}
+				}
+				if len(own) == 0 || len(pods) == 0 {
 					continue
 				}
-				tenant := tn.Namespace
 				ginkgo.It(fmt.Sprintf("%s pods reach the client %s from a %s SNAT address %v, never another tenant's", tenant, url, tenant, own), ginkgo.Label(fam.label), func(sc ginkgo.SpecContext) {
 					ctx, cancel := e.specContext(sc)
 					defer cancel()
-					var pods []framework.TenantPod
-					for _, p := range e.target.Pods(tenant) {
-						if p.HasFamily(fam.family == frr.IPv6) {
-							pods = append(pods, p)
-						}
-					}
-					if len(pods) == 0 {
-						ginkgo.Skip(fmt.Sprintf("no %s pod has an %s address in this lab", tenant, fam.family))
-					}
 					var conns []framework.Connection
 					for _, p := range pods {
 						for i := range 4 {

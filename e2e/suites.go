@@ -59,7 +59,9 @@ func registerSuites(e *suiteEnv) {
 	registerIngress(e)
 	registerSNAT(e)
 	registerBGP(e)
-	registerSelfTest(e)
+	if e.selfTest {
+		registerSelfTest(e)
+	}
 }
 
 // specDir turns a spec's full text into a folder name.
