@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,11 +139,35 @@ func Open(ifname string, opts Options) (*Port, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("afpacket %s: not an Ethernet interface (hardware address %q)", ifname, ifi.HardwareAddr)
 	}
+	tp, err := openRing(ifname, opts)
+	if err != nil && !opts.NoVNetHdr && strings.Contains(err.Error(), "packet_vnet_hdr_sz") {
+		// PACKET_VNET_HDR_SZ came with Linux 6.2: older kernels run
+		// without it, which needs offloads off on the lab's interfaces.
+		opts.NoVNetHdr = true
+		tp, err = openRing(ifname, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("afpacket %s: opening TPACKET_V3 ring: %w", ifname, err)
+	}
+	p := &Port{name: ifname, mtu: ifi.MTU, tp: tp, wake: -1, vnet: !opts.NoVNetHdr}
+	copy(p.mac[:], ifi.HardwareAddr)
+	if err := p.setup(opts); err != nil {
+		p.tp.Close()
+		if p.wake >= 0 {
+			unix.Close(p.wake)
+		}
+		return nil, fmt.Errorf("afpacket %s: %w", ifname, err)
+	}
+	return p, nil
+}
+
+// openRing opens the TPACKET_V3 socket and ring of opts.
+func openRing(ifname string, opts Options) (*tpacket.TPacket, error) {
 	vnetSize := packet.VNetHdrLen
 	if opts.NoVNetHdr {
 		vnetSize = 0
 	}
-	tp, err := tpacket.NewTPacket(
+	return tpacket.NewTPacket(
 		tpacket.OptVNetHdrSize(vnetSize),
 		tpacket.OptInterface(ifname),
 		tpacket.TPacketVersion3,
@@ -159,19 +184,6 @@ func Open(ifname string, opts Options) (*Port, error) {
 		// the frame away from the header in front of it.
 		tpacket.OptAddVLANHeader(opts.NoVNetHdr),
 	)
-	if err != nil {
-		return nil, fmt.Errorf("afpacket %s: opening TPACKET_V3 ring: %w", ifname, err)
-	}
-	p := &Port{name: ifname, mtu: ifi.MTU, tp: tp, wake: -1, vnet: !opts.NoVNetHdr}
-	copy(p.mac[:], ifi.HardwareAddr)
-	if err := p.setup(opts); err != nil {
-		p.tp.Close()
-		if p.wake >= 0 {
-			unix.Close(p.wake)
-		}
-		return nil, fmt.Errorf("afpacket %s: %w", ifname, err)
-	}
-	return p, nil
 }
 
 func (p *Port) setup(opts Options) error {
