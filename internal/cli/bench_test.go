@@ -27,7 +27,7 @@ func TestBenchFlagErrors(t *testing.T) {
 		{[]string{"--duration", "soon"}, ExitUsage, "invalid argument"},
 		{[]string{"--connections", "0"}, ExitUsage, "--connections 0"},
 		{[]string{"--connections", "5000"}, ExitUsage, "connections 5000"},
-		{[]string{"--only", "throughput,bgp"}, ExitUsage, `unknown workload(s) "bgp": known are bringup, throughput, keepalive, conn, offloads, memory`},
+		{[]string{"--only", "throughput,bgpx"}, ExitUsage, `unknown workload(s) "bgpx": known are bringup, throughput, keepalive, conn, bgp, offloads, memory`},
 		{[]string{"-f", bad}, ExitProblems, "cluster.name"},
 	} {
 		_, errOut, code := run(t, dir, append([]string{"bench"}, tc.args...)...)
