@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	api "github.com/osrg/gobgp/v4/api"
@@ -46,9 +47,14 @@ type Speaker struct {
 	resync    chan struct{}      // kicks the install loop; never closed
 	done      chan struct{}      // closed when the install loop has ended
 	global    globalKey
-	peers     map[netip.Addr]config.Neighbor
-	announced map[netip.Prefix]bool
-	vlans     []config.VLAN
+	peers map[netip.Addr]config.Neighbor
+	// announced holds each originated path as it was added, so it can be
+	// withdrawn even when no neighbor of its family is left.
+	announced map[netip.Prefix]*apiutil.Path
+	// vlans resolve learned next hops to VLANs. Atomic, not under mu: the
+	// install loop reads it while Apply, holding mu, waits for that loop
+	// to end.
+	vlans atomic.Pointer[[]config.VLAN]
 }
 
 // globalKey is what cannot change on a running server: changing any of it
@@ -74,7 +80,8 @@ func New(table *fib.Table, log *slog.Logger) *Speaker {
 func (s *Speaker) Apply(ctx context.Context, cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.vlans = slices.Clone(cfg.VLANs)
+	vlans := slices.Clone(cfg.VLANs)
+	s.vlans.Store(&vlans)
 	b := cfg.BGP
 	if b == nil {
 		s.stopLocked(true)
@@ -135,9 +142,16 @@ func (s *Speaker) startLocked(ctx context.Context, key globalKey) error {
 	s.srv, s.stopWatch, s.global = srv, cancel, key
 	s.resync, s.done = resync, make(chan struct{})
 	s.peers = map[netip.Addr]config.Neighbor{}
-	s.announced = map[netip.Prefix]bool{}
+	s.announced = map[netip.Prefix]*apiutil.Path{}
 	go s.installLoop(watchCtx, srv, resync, s.done)
 	s.log.Info("BGP started", "asn", key.asn, "routerID", key.routerID, "gracefulRestart", key.restart)
+	return nil
+}
+
+func (s *Speaker) currentVLANs() []config.VLAN {
+	if v := s.vlans.Load(); v != nil {
+		return *v
+	}
 	return nil
 }
 
@@ -252,17 +266,13 @@ func (s *Speaker) syncAnnouncedLocked(b *config.BGP) error {
 		want[p] = true
 	}
 	var add, del []*apiutil.Path
-	for p := range s.announced {
+	for p, path := range s.announced {
 		if !want[p] {
-			path, err := pathOf(p, nextHopFor(b, p.Addr().Is4()))
-			if err != nil {
-				return err
-			}
 			del = append(del, path)
 		}
 	}
 	for p := range want {
-		if !s.announced[p] {
+		if s.announced[p] == nil {
 			nh := nextHopFor(b, p.Addr().Is4())
 			if !nh.IsValid() {
 				s.log.Warn("not announcing: no neighbor accepts its family", "prefix", p)
@@ -289,7 +299,7 @@ func (s *Speaker) syncAnnouncedLocked(b *config.BGP) error {
 			return fmt.Errorf("bgp: announcing %d prefix(es): %w", len(add), err)
 		}
 		for _, p := range add {
-			s.announced[prefixOf(p.Nlri)] = true
+			s.announced[prefixOf(p.Nlri)] = p
 		}
 		s.log.Info("BGP announced", "prefixes", prefixesOf(add))
 	}
@@ -357,10 +367,7 @@ func (s *Speaker) installLoop(ctx context.Context, srv *server.BgpServer, resync
 			return
 		case <-resync:
 		}
-		s.mu.Lock()
-		vlans := s.vlans
-		s.mu.Unlock()
-		routes, skipped := learnedRoutes(srv, vlans)
+		routes, skipped := learnedRoutes(srv, s.currentVLANs())
 		for _, r := range skipped {
 			s.log.Warn("learned route not installed: its next hop is on no VLAN", "route", r)
 		}
@@ -499,6 +506,6 @@ func (s *Speaker) Status(ctx context.Context) (Status, error) {
 		st.Announced = append(st.Announced, p)
 	}
 	slices.SortFunc(st.Announced, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
-	st.Learned, _ = learnedRoutes(s.srv, s.vlans)
+	st.Learned, _ = learnedRoutes(s.srv, s.currentVLANs())
 	return st, nil
 }

@@ -37,7 +37,11 @@ func TestSpeakerAgainstRouter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", ns.Name, self, "-test.run", "^TestSpeakerAgainstRouter$", "-test.v")
+	// Bounded: a hung child (a deadlock) fails with its goroutine dump
+	// instead of the whole package timing out.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns.Name, self, "-test.run", "^TestSpeakerAgainstRouter$", "-test.v", "-test.timeout", "75s")
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("child:\n%s", out)
@@ -132,6 +136,17 @@ func speakerAgainstRouter(t *testing.T) {
 	}
 	if want := []netip.Prefix{netip.MustParsePrefix("192.0.2.100/32"), netip.MustParsePrefix("2001::198:19:19:100/128")}; !slices.Equal(st.Announced, want) {
 		t.Errorf("status announces %v, want %v", st.Announced, want)
+	}
+
+	// The IPv6 neighbor goes away together with the IPv6 prefix: the
+	// prefix is still withdrawn (from the path kept when it was added).
+	v4only := speakerConfig([]string{"192.0.2.100/32"})
+	v4only.BGP.Neighbors = v4only.BGP.Neighbors[:1]
+	if err := sp.Apply(ctx, v4only); err != nil {
+		t.Fatalf("dropping the IPv6 neighbor and prefix: %v", err)
+	}
+	if st, err := sp.Status(ctx); err != nil || len(st.Announced) != 1 || len(st.Neighbors) != 1 {
+		t.Errorf("after dropping IPv6: %+v %v", st, err)
 	}
 
 	// No BGP in the config: the speaker stops and its learned routes go.
