@@ -47,7 +47,7 @@ type Speaker struct {
 	resync    chan struct{}      // kicks the install loop; never closed
 	done      chan struct{}      // closed when the install loop has ended
 	global    globalKey
-	peers map[netip.Addr]config.Neighbor
+	peers     map[netip.Addr]config.Neighbor
 	// announced holds each originated path as it was added, so it can be
 	// withdrawn even when no neighbor of its family is left.
 	announced map[netip.Prefix]*apiutil.Path
