@@ -93,28 +93,14 @@ func ExpectedRoutes(t *topology.Topology, kind RouteKind, f frr.Family) []topolo
 
 // RIB reads the router's RIB for the families.
 func RIB(ctx context.Context, vty *frr.VTY, fs ...frr.Family) ([]frr.Route, error) {
-	var out []frr.Route
-	for _, f := range fs {
-		rs, err := vty.Routes(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-	}
-	return out, nil
+	return vty.RIB(ctx, fs...)
 }
 
-// RouteProblems compares the RIB with the wanted routes: each must be
-// selected, from BGP, with exactly the wanted next hops, and installed in
-// the kernel. One plain line per difference; none means as expected.
+// RouteProblems compares the RIB with the wanted routes (frr.Mismatches:
+// selected, from BGP, exactly the wanted next hops, installed in the
+// kernel). One plain line per difference; none means as expected.
 func RouteProblems(rib []frr.Route, want []topology.RouterRoute) []string {
-	out := frr.Mismatches(rib, want)
-	for _, w := range want {
-		if r, ok := frr.SelectedRoute(rib, w.Prefix); ok && !r.Installed {
-			out = append(out, fmt.Sprintf("%s (%s): selected but not installed in the kernel", w.Prefix, w.What))
-		}
-	}
-	return out
+	return frr.Mismatches(rib, want)
 }
 
 // PresentRoutes lists the prefixes that still have a route of any protocol

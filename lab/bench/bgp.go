@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spklab/spklab/lab/frr"
@@ -77,15 +78,11 @@ func bgpCycles(ctx context.Context, l *netns.Lab, t *topology.Topology, shared n
 		return nil, nil, errors.New("the topology has no IPv4 ingress of its own to withdraw")
 	}
 	vip := netip.PrefixFrom(netip.MustParseAddr(tenant.Ingress.IPv4), 32)
-	var hops []netip.Addr
-	for _, r := range t.ExpectedRouterRoutes() {
-		if r.Prefix == vip {
-			hops = slices.SortedFunc(slices.Values(r.NextHops), netip.Addr.Compare)
-		}
-	}
-	if len(hops) == 0 {
+	i := slices.IndexFunc(t.ExpectedRouterRoutes(), func(r topology.RouterRoute) bool { return r.Prefix == vip })
+	if i < 0 {
 		return nil, nil, fmt.Errorf("the router is not expected to learn %s from any TMM", vip)
 	}
+	want := t.ExpectedRouterRoutes()[i]
 	// Always leave the lab as it was, whatever happens mid-cycle.
 	defer func() {
 		if rerr := l.ReapplyCRs(context.WithoutCancel(ctx)); rerr != nil && err == nil {
@@ -97,7 +94,7 @@ func bgpCycles(ctx context.Context, l *netns.Lab, t *topology.Topology, shared n
 		if err := l.DeleteCR(ctx, spk.KindIngressTCP, tenant.Namespace, tenant.Ingress.Name); err != nil {
 			return nil, nil, err
 		}
-		if err := waitVIP(ctx, vty, vip, nil); err != nil {
+		if err := waitRouter(ctx, vty, vip, nil); err != nil {
 			return nil, nil, fmt.Errorf("withdraw: %w", err)
 		}
 		withdraw = append(withdraw, time.Since(t0))
@@ -105,7 +102,7 @@ func bgpCycles(ctx context.Context, l *netns.Lab, t *topology.Topology, shared n
 		if err := l.ReapplyCRs(ctx); err != nil {
 			return nil, nil, err
 		}
-		if err := waitVIP(ctx, vty, vip, hops); err != nil {
+		if err := waitRouter(ctx, vty, vip, &want); err != nil {
 			return nil, nil, fmt.Errorf("announce: %w", err)
 		}
 		announce = append(announce, time.Since(t0))
@@ -113,28 +110,26 @@ func bgpCycles(ctx context.Context, l *netns.Lab, t *topology.Topology, shared n
 	return withdraw, announce, nil
 }
 
-// waitVIP waits until the router's selected route to vip has exactly hops
-// as active next hops (nil hops: no route at all).
-func waitVIP(ctx context.Context, vty *frr.VTY, vip netip.Prefix, hops []netip.Addr) error {
+// waitRouter waits until the router's RIB has want (frr.Mismatches finds
+// nothing), or, with want nil, no route to vip at all.
+func waitRouter(ctx context.Context, vty *frr.VTY, vip netip.Prefix, want *topology.RouterRoute) error {
 	deadline := time.Now().Add(bgpWait)
 	for {
-		rib, err := vty.Routes(ctx, frr.IPv4)
+		rib, err := vty.RIB(ctx, frr.IPv4)
 		if err != nil {
 			return err
 		}
-		r, ok := frr.SelectedRoute(rib, vip)
-		var got []netip.Addr
-		for _, h := range r.NextHops {
-			if h.Active {
-				got = append(got, h.Addr)
-			}
+		var problems []string
+		if want != nil {
+			problems = frr.Mismatches(rib, []topology.RouterRoute{*want})
+		} else if r, ok := frr.SelectedRoute(rib, vip); ok {
+			problems = []string{fmt.Sprintf("%s still routed (%s)", vip, r.Protocol)}
 		}
-		slices.SortFunc(got, netip.Addr.Compare)
-		if (hops == nil && !ok) || (hops != nil && ok && slices.Equal(got, hops)) {
+		if len(problems) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after %s the router has %s via %v (found %v), want %v", bgpWait, vip, got, ok, hops)
+			return fmt.Errorf("after %s: %s", bgpWait, strings.Join(problems, "; "))
 		}
 		select {
 		case <-ctx.Done():

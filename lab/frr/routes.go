@@ -60,6 +60,19 @@ func (v *VTY) Routes(ctx context.Context, f Family) ([]Route, error) {
 	return rs, nil
 }
 
+// RIB is Routes of several families, one after the other.
+func (v *VTY) RIB(ctx context.Context, fs ...Family) ([]Route, error) {
+	var out []Route
+	for _, f := range fs {
+		rs, err := v.Routes(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
 // SelectedRoute returns the selected entry for exactly p, if any.
 func SelectedRoute(routes []Route, p netip.Prefix) (Route, bool) {
 	for _, r := range routes {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -116,16 +117,25 @@ func (l *Lab) StartTMMs(ctx context.Context) error {
 	if err := l.upTMM(ctx, bin); err != nil {
 		return err
 	}
-	for i := range l.plan.tmms {
+	deadline := time.Now().Add(tmmAPITimeout)
+	for i, t := range l.plan.tmms {
 		c := tmmapi.NewClient(l.TMMAPI(i))
 		for {
-			if _, err := c.Health(ctx); err == nil {
+			_, err := c.Health(ctx)
+			if err == nil {
 				break
-			} else if ctx.Err() != nil {
-				return fmt.Errorf("tmm%d API: %w", i, err)
+			}
+			if p := l.tmmProcess(t); p.running() == 0 {
+				return p.died(strings.TrimSuffix(p.pidFile, ".pid") + ".log")
+			}
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				return fmt.Errorf("tmm%d API %s does not answer after %s: %w", i, l.TMMAPI(i), tmmAPITimeout, err)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	return nil
 }
+
+// tmmAPITimeout bounds the wait for restarted TMMs' APIs.
+const tmmAPITimeout = 10 * time.Second

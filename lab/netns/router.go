@@ -87,16 +87,11 @@ func (l *Lab) WaitConverged(ctx context.Context, timeout time.Duration) error {
 	want := l.topo.ExpectedRouterRoutes()
 	deadline := time.Now().Add(timeout)
 	for {
-		var rib []frr.Route
-		var problems []string
-		for _, f := range []frr.Family{frr.IPv4, frr.IPv6} {
-			rs, err := vty.Routes(ctx, f)
-			if err != nil {
-				problems = append(problems, err.Error())
-			}
-			rib = append(rib, rs...)
+		rib, err := vty.RIB(ctx, frr.IPv4, frr.IPv6)
+		problems := frr.Mismatches(rib, want)
+		if err != nil {
+			problems = []string{err.Error()}
 		}
-		problems = append(problems, frr.Mismatches(rib, want)...)
 		if len(problems) == 0 {
 			return nil
 		}

@@ -153,15 +153,12 @@ func (l *Lab) routerStatus(ctx context.Context, s *Status) {
 		}
 		s.BGP = append(s.BGP, p)
 	}
-	var rib []frr.Route
-	for _, f := range []frr.Family{frr.IPv4, frr.IPv6} {
-		rs, err := vty.Routes(ctx, f)
-		if err != nil {
-			s.RoutingProblems = append(s.RoutingProblems, err.Error())
-		}
-		rib = append(rib, rs...)
+	rib, err := vty.RIB(ctx, frr.IPv4, frr.IPv6)
+	if err != nil {
+		s.RoutingProblems = append(s.RoutingProblems, "router RIB: "+err.Error())
+		return
 	}
-	s.RoutingProblems = append(s.RoutingProblems, frr.Mismatches(rib, l.topo.ExpectedRouterRoutes())...)
+	s.RoutingProblems = frr.Mismatches(rib, l.topo.ExpectedRouterRoutes())
 }
 
 func linkStatus(ns string) ([]LinkStatus, error) {
