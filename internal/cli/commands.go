@@ -382,9 +382,11 @@ func newUpCommand(o *options) *cobra.Command {
 is left alone, what is missing is made.
 
 --runtime netns builds it on this host with network namespaces (no Docker, no Kubernetes):
-a bridge namespace, the router, the client with nginx, one namespace per TMM replica running
-spk-tmm --config <run dir>/crs, one per worker node with the tenant egress tunnels, and one
-per tenant pod with nginx. Needs root, nginx (nginx-light), ethtool and the spk-tmm binary.
+a bridge namespace, the router running FRR, the client with nginx, one namespace per TMM
+replica running spk-tmm --config <run dir>/crs --values <run dir>/values.yaml, one per
+worker node with the tenant egress tunnels, and one per tenant pod with nginx. It returns
+once the router has learned every VIP and SNAT address from the TMMs over BGP (at most
+30 s). Needs root, frr, nginx (nginx-light), ethtool, nftables and the spk-tmm binary.
 --runtime kind (the default) is not built yet.`,
 		Example: `  sudo spklab up --runtime netns
   sudo spklab up --runtime netns -f my-lab.yaml --tmm-binary ./bin/spk-tmm`,
@@ -443,8 +445,9 @@ func newStatusCommand(o *options) *cobra.Command {
 		Use:   "status",
 		Short: "Say where the lab stands",
 		Long: `Report each namespace of the lab (--runtime netns): whether it exists, its links and
-addresses, and whether its processes (nginx, spk-tmm) run; as a table or as JSON.
-Exit status 0 when everything is up, 1 otherwise.`,
+addresses, whether its processes (nginx, spk-tmm, FRR) run, and the router's BGP sessions
+with whatever routes it still lacks; as a table or as JSON. Exit status 0 when every
+namespace exists and every process runs, 1 otherwise.`,
 		Example: `  spklab status --runtime netns
   spklab status --runtime netns -o json`,
 		Args: cobra.NoArgs,
