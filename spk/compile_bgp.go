@@ -8,8 +8,18 @@ import (
 	"github.com/spklab/spklab/dataplane/config"
 )
 
-// ValuesLocation names the Helm values in Rejected and Problems.
+// ValuesLocation names Helm values not read from a file (DynamicRouting
+// without a Source) in Rejected and Problems.
 const ValuesLocation = "values"
+
+// location is where problems of the values are: their file, else
+// ValuesLocation.
+func (d *DynamicRouting) location() string {
+	if d.Source != "" {
+		return d.Source
+	}
+	return ValuesLocation
+}
 
 // bgp gives every replica its speaker from the dynamic-routing values, once
 // the VLANs, virtual servers and tenants are compiled: a neighbor is
@@ -21,10 +31,11 @@ func (c *compiler) bgp() {
 	if dr == nil || !dr.Enabled || len(c.out.Configs) == 0 {
 		return
 	}
-	at := ValuesLocation + ":tmm.dynamicRouting"
+	loc := dr.location()
+	at := loc + ":tmm.dynamicRouting"
 	if ps := dr.Check(at); ps != nil {
 		c.out.Problems = append(c.out.Problems, ps...)
-		c.out.Rejected[ValuesLocation] = ps[0].Reason
+		c.out.Rejected[loc] = ps[0].Reason
 		return
 	}
 	b := dr.TMMRouting.Config.BGP
@@ -41,7 +52,7 @@ func (c *compiler) bgp() {
 			path := fmt.Sprintf("tmmRouting.config.bgp.neighbors[%d]", i)
 			nb, err := neighborOf(cfg, n)
 			if err != nil {
-				c.reject(ValuesLocation, "tmm.dynamicRouting."+path, "%v", err)
+				c.reject(loc, "tmm.dynamicRouting."+path, "%v", err)
 				return
 			}
 			out.Neighbors = append(out.Neighbors, nb)
@@ -50,7 +61,7 @@ func (c *compiler) bgp() {
 		v := vlanNamed(cfg, first.VLAN)
 		id, ok := v.SelfIP(true)
 		if !ok {
-			c.reject(ValuesLocation, "tmm.dynamicRouting.tmmRouting.config.bgp.neighbors[0]", "VLAN %q has no IPv4 self IP for replica %d to use as BGP router-id", v.Name, cfg.Replica)
+			c.reject(loc, "tmm.dynamicRouting.tmmRouting.config.bgp.neighbors[0]", "VLAN %q has no IPv4 self IP for replica %d to use as BGP router-id", v.Name, cfg.Replica)
 			return
 		}
 		out.RouterID = id.Addr()

@@ -23,6 +23,8 @@ import (
 type DynamicRouting struct {
 	Enabled    bool       `yaml:"enabled" json:"enabled"`
 	TMMRouting TMMRouting `yaml:"tmmRouting" json:"tmmRouting"`
+	// Source is the values file it was read from; problems name it.
+	Source string `yaml:"-" json:"-"`
 }
 
 // TMMRouting is tmm.dynamicRouting.tmmRouting.
@@ -103,7 +105,7 @@ func ParseValues(name string, data []byte) (*DynamicRouting, error) {
 	if ps := unknownKeys(name, node, reflect.TypeFor[DynamicRouting]()); ps != nil {
 		return nil, ps
 	}
-	dr := &DynamicRouting{}
+	dr := &DynamicRouting{Source: name}
 	if err := node.Decode(dr); err != nil {
 		return nil, valuesProblems(name, err)
 	}

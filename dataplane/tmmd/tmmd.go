@@ -76,11 +76,6 @@ func LoadConfig(dir, valuesFile string, replica int) (*config.Config, error) {
 	}
 	out := spk.Compile(o, replicas)
 	if len(out.Problems) > 0 {
-		for i := range out.Problems {
-			if rest, ok := strings.CutPrefix(out.Problems[i].Path, spk.ValuesLocation+":"); ok {
-				out.Problems[i].Path = valuesFile + ":" + rest
-			}
-		}
 		return nil, fmt.Errorf("%s has problems:\n%w", dir, out.Problems)
 	}
 	return out.Configs[replica], nil
