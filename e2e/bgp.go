@@ -132,7 +132,7 @@ func registerWithdraw(e *suiteEnv) {
 			gomega.Expect(e.target.DeleteIngress(ctx, tenant)).To(gomega.Succeed())
 			pushed := time.Since(start)
 			took, left := converge(ctx, start, 5*time.Second, func() []string {
-				rib, err := framework.RIB(ctx, e.target.RouterVTY(), familiesOf(prefixes)...)
+				rib, err := e.target.RouterVTY().RIB(ctx, familiesOf(prefixes)...)
 				if err != nil {
 					return []string{err.Error()}
 				}
@@ -263,7 +263,7 @@ func neighborProblems(ctx context.Context, e *suiteEnv, peers []netip.Addr, rout
 // routeProblems reads the router's RIB of the families and checks want
 // (only its routes of those families).
 func routeProblems(ctx context.Context, e *suiteEnv, want []topology.RouterRoute, fs ...frr.Family) []string {
-	rib, err := framework.RIB(ctx, e.target.RouterVTY(), fs...)
+	rib, err := e.target.RouterVTY().RIB(ctx, fs...)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -275,7 +275,7 @@ func routeProblems(ctx context.Context, e *suiteEnv, want []topology.RouterRoute
 			}
 		}
 	}
-	return framework.RouteProblems(rib, of)
+	return frr.Mismatches(rib, of)
 }
 
 // firstIngress is the first tenant with an ingress and its VIPs by family.

@@ -1,7 +1,6 @@
 package framework
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -89,18 +88,6 @@ func ExpectedRoutes(t *topology.Topology, kind RouteKind, f frr.Family) []topolo
 		}
 	}
 	return out
-}
-
-// RIB reads the router's RIB for the families.
-func RIB(ctx context.Context, vty *frr.VTY, fs ...frr.Family) ([]frr.Route, error) {
-	return vty.RIB(ctx, fs...)
-}
-
-// RouteProblems compares the RIB with the wanted routes (frr.Mismatches:
-// selected, from BGP, exactly the wanted next hops, installed in the
-// kernel). One plain line per difference; none means as expected.
-func RouteProblems(rib []frr.Route, want []topology.RouterRoute) []string {
-	return frr.Mismatches(rib, want)
 }
 
 // PresentRoutes lists the prefixes that still have a route of any protocol
