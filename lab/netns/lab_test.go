@@ -135,10 +135,12 @@ func TestUpDown(t *testing.T) {
 	if r, err := l.Router(); err != nil || r == nil || !r.Running() {
 		t.Errorf("router FRR: %v, running %v", err, r != nil && r.Running())
 	}
-	if vty, err := l.RouterVTY(); err == nil && vty != nil {
-		if rs, err := vty.BGPRoutes(ctx, frr.IPv4); err != nil || !slices.ContainsFunc(rs, func(r frr.BGPRoute) bool { return r.Prefix.String() == "198.51.100.0/24" }) {
-			t.Errorf("router BGP table lacks its own 198.51.100.0/24: %+v %v", rs, err)
-		}
+	vty, err := l.RouterVTY()
+	if err != nil || vty == nil {
+		t.Fatalf("router VTY: %v", err)
+	}
+	if rs, err := vty.BGPRoutes(ctx, frr.IPv4); err != nil || !slices.ContainsFunc(rs, func(r frr.BGPRoute) bool { return r.Prefix.String() == "198.51.100.0/24" }) {
+		t.Errorf("router BGP table lacks its own 198.51.100.0/24: %+v %v", rs, err)
 	}
 	if _, err := os.Stat(l.ValuesPath()); err != nil {
 		t.Errorf("values file for the TMMs: %v", err)
