@@ -8,7 +8,7 @@ FUZZTIME ?= 30s
 # The lab runtime for up/down/bench: kind (the product) or netns (fast, no Docker).
 RUNTIME  ?= kind
 
-.PHONY: all build test lint fuzz generate check-generated up down bench clean help
+.PHONY: all build test lint fuzz generate proto check-generated up down bench clean help
 
 all: lint test
 
@@ -35,9 +35,18 @@ fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parse
 	$(GO) test ./lab/frr -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./e2e/framework -run '^$$' -fuzz '^FuzzParseHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
-generate: build ## rewrite docker-compose.yaml and frr/ from the default topology
+generate: build proto ## rewrite docker-compose.yaml and frr/ from the default topology, and the generated Go code
 	$(SPKLAB) render compose --topology default > docker-compose.yaml
 	$(SPKLAB) render frr --topology default -d frr
+
+# The TMM API's Go code, from tmm.proto with Debian's protoc and the plugin
+# versions go.mod pins (go tool).
+proto: ## regenerate the TMM gRPC API code (needs protoc: Debian protobuf-compiler)
+	cd dataplane/tmmapi/tmmv1 && protoc --proto_path=. \
+		--plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
+		--plugin=protoc-gen-go-grpc="$$($(GO) tool -n protoc-gen-go-grpc)" \
+		--go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative tmm.proto
 
 up: build ## bring the lab up (RUNTIME=kind|netns)
 	$(SPKLAB) up --runtime $(RUNTIME)

@@ -1,7 +1,9 @@
 // Command spk-tmm is the emulated TMM: a user-space data plane on raw
 // interfaces (AF_PACKET), with the config/stats API the controller pushes
 // to. Standalone: `spk-tmm --config DIR --replica N --interfaces net1,net2`
-// reads the SPK CR files of DIR. `spk-tmm stats` reads a running one.
+// reads the SPK CR files of DIR. In a cluster, `spk-tmm --api :9443
+// --interfaces net1,net2` starts empty and runs what spk-controller pushes.
+// `spk-tmm stats` reads a running one.
 package main
 
 import (
@@ -39,16 +41,13 @@ func newRoot() *cobra.Command {
 	var opts tmmd.Options
 	var logFile, logLevel, syslogAddr string
 	root := &cobra.Command{
-		Use:           "spk-tmm --config DIR --replica N --interfaces DEV,DEV",
+		Use:           "spk-tmm (--config DIR --replica N | --api ADDR) --interfaces DEV,DEV",
 		Short:         "The emulated TMM data plane",
 		Version:       version.Get().Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.ConfigDir == "" {
-				return errors.New("--config DIR is required (the directory of SPK CR files)")
-			}
 			log, closeLog, err := newLogger(logFile, logLevel, syslogAddr)
 			if err != nil {
 				return err
@@ -65,7 +64,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	f := root.Flags()
-	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints)")
+	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints); none = wait for spk-controller to push the config over --api")
 	f.StringVar(&opts.ValuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
 	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
 	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
@@ -123,6 +122,7 @@ func newStats() *cobra.Command {
 				return errors.New("--api ADDR is required")
 			}
 			c := tmmapi.NewClient(api)
+			defer c.Close()
 			ctx := context.Background()
 			s, err := c.Stats(ctx)
 			if err != nil {

@@ -1,8 +1,9 @@
-// Package tmmapi is the TMM's config and stats API: JSON over HTTP on a unix
-// socket (or TCP). The controller pushes a replica's config with PUT
-// /v1/config and reads back the version the TMM runs; `spk-tmm stats`, the
-// e2e evidence dump and the benchmarks read /v1/stats, /v1/flows and
-// /v1/bgp.
+// Package tmmapi is the TMM's config and stats API: the gRPC service of
+// tmmv1/tmm.proto on a unix socket or TCP. The controller pushes each
+// replica's config with ApplyConfig and reads back the version the TMM runs;
+// `spk-tmm stats`, the e2e evidence dump and the benchmarks read the
+// counters, flows, routes and BGP state. The standard grpc.health.v1 service
+// answers too, for the kubelet's gRPC readiness probe.
 package tmmapi
 
 import (
@@ -11,20 +12,30 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 
 	"github.com/spklab/spklab/dataplane/bgp"
 	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/fib"
+	"github.com/spklab/spklab/dataplane/tmmapi/tmmv1"
 )
+
+// MaxMessageBytes bounds a message either way: a config with thousands of
+// pool members is a few MiB of JSON; a full flow list can be larger.
+const MaxMessageBytes = 64 << 20
 
 // Backend is what the API serves: the engine, in spk-tmm.
 type Backend interface {
@@ -36,11 +47,6 @@ type Backend interface {
 	BGP(ctx context.Context) (bgp.Status, error)
 }
 
-// Applied is the answer to a config push: the version now running.
-type Applied struct {
-	Version string `json:"version"`
-}
-
 // Route is a FIB entry as the API shows it.
 type Route struct {
 	Prefix   string   `json:"prefix"`
@@ -48,81 +54,99 @@ type Route struct {
 	NextHops []string `json:"nextHops"`
 }
 
-// Handler serves the API for a backend.
-func Handler(b Backend, log *slog.Logger) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, Applied{Version: b.Config().Version})
-	})
-	mux.HandleFunc("GET /v1/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, b.Config())
-	})
-	mux.HandleFunc("PUT /v1/config", func(w http.ResponseWriter, r *http.Request) {
-		var c config.Config
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			writeError(w, http.StatusBadRequest, fmt.Errorf("decoding config: %w", err))
-			return
-		}
-		if err := b.Apply(&c); err != nil {
-			log.Warn("config refused", "version", c.Version, "err", err)
-			writeError(w, http.StatusUnprocessableEntity, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, Applied{Version: b.Config().Version})
-	})
-	mux.HandleFunc("GET /v1/stats", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, b.Stats())
-	})
-	mux.HandleFunc("GET /v1/flows", func(w http.ResponseWriter, r *http.Request) {
-		limit := 0
-		if s := r.URL.Query().Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				writeError(w, http.StatusBadRequest, fmt.Errorf("limit %q: want a non-negative integer", s))
-				return
-			}
-			limit = n
-		}
-		writeJSON(w, http.StatusOK, b.Flows(limit))
-	})
-	mux.HandleFunc("GET /v1/bgp", func(w http.ResponseWriter, r *http.Request) {
-		st, err := b.BGP(r.Context())
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
-	})
-	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, _ *http.Request) {
-		var out []Route
-		for _, r := range b.FIB().Routes() {
-			rt := Route{Prefix: r.Prefix.String(), Source: r.Source.String()}
-			for _, h := range r.NextHops {
-				rt.NextHops = append(rt.NextHops, h.String())
-			}
-			out = append(out, rt)
-		}
-		writeJSON(w, http.StatusOK, out)
-	})
-	return mux
+// server implements tmmv1.TMMServer over a Backend.
+type server struct {
+	tmmv1.UnimplementedTMMServer
+	b   Backend
+	log *slog.Logger
 }
 
-type apiError struct {
-	Error string `json:"error"`
+// NewServer returns a gRPC server with the TMM and health services
+// registered; the caller serves it on a listener.
+func NewServer(b Backend, log *slog.Logger) *grpc.Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	tmmv1.RegisterTMMServer(s, &server{b: b, log: log})
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(tmmv1.TMM_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(s, hs)
+	return s
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v) // the client went away; nothing to do
+func (s *server) ApplyConfig(_ context.Context, req *tmmv1.ApplyConfigRequest) (*tmmv1.ApplyConfigResponse, error) {
+	var c config.Config
+	dec := json.NewDecoder(bytes.NewReader(req.GetConfigJson()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "decoding config_json: %v", err)
+	}
+	if err := s.b.Apply(&c); err != nil {
+		s.log.Warn("config refused", "version", c.Version, "err", err)
+		return nil, status.Errorf(codes.FailedPrecondition, "config %s refused: %v", c.Version, err)
+	}
+	run := s.b.Config()
+	return &tmmv1.ApplyConfigResponse{Version: run.Version, Replica: int32(run.Replica)}, nil
 }
 
-func writeError(w http.ResponseWriter, code int, err error) {
-	writeJSON(w, code, apiError{Error: err.Error()})
+func (s *server) GetConfig(context.Context, *tmmv1.GetConfigRequest) (*tmmv1.GetConfigResponse, error) {
+	run := s.b.Config()
+	doc, err := marshal(run)
+	if err != nil {
+		return nil, err
+	}
+	return &tmmv1.GetConfigResponse{Version: run.Version, Replica: int32(run.Replica), ConfigJson: doc}, nil
+}
+
+func (s *server) GetStats(context.Context, *tmmv1.GetStatsRequest) (*tmmv1.GetStatsResponse, error) {
+	st := s.b.Stats()
+	doc, err := marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	return &tmmv1.GetStatsResponse{Version: st.Version, Replica: int32(st.Replica), StatsJson: doc}, nil
+}
+
+func (s *server) ListFlows(_ context.Context, req *tmmv1.ListFlowsRequest) (*tmmv1.ListFlowsResponse, error) {
+	doc, err := marshal(s.b.Flows(int(req.GetLimit())))
+	if err != nil {
+		return nil, err
+	}
+	return &tmmv1.ListFlowsResponse{FlowsJson: doc}, nil
+}
+
+func (s *server) ListRoutes(context.Context, *tmmv1.ListRoutesRequest) (*tmmv1.ListRoutesResponse, error) {
+	out := &tmmv1.ListRoutesResponse{}
+	for _, r := range s.b.FIB().Routes() {
+		rt := &tmmv1.Route{Prefix: r.Prefix.String(), Source: r.Source.String()}
+		for _, h := range r.NextHops {
+			rt.NextHops = append(rt.NextHops, h.String())
+		}
+		out.Routes = append(out.Routes, rt)
+	}
+	return out, nil
+}
+
+func (s *server) GetBGP(ctx context.Context, _ *tmmv1.GetBGPRequest) (*tmmv1.GetBGPResponse, error) {
+	st, err := s.b.BGP(ctx)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "reading the BGP speaker: %v", err)
+	}
+	doc, err := marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	return &tmmv1.GetBGPResponse{StatusJson: doc}, nil
+}
+
+func marshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encoding answer: %v", err)
+	}
+	return b, nil
 }
 
 // Listen opens an API address: "unix:/path" (a stale socket file is
@@ -145,74 +169,100 @@ func Listen(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// Serve serves the API on l until ctx ends.
+// Serve serves the API on l until ctx ends; in-flight calls get two
+// seconds to finish.
 func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger) error {
-	srv := &http.Server{Handler: Handler(b, log), ReadHeaderTimeout: 5 * time.Second}
+	srv := NewServer(b, log)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
+		done := make(chan struct{})
+		go func() { srv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			srv.Stop()
+		}
 	}()
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving the TMM API: %w", err)
+	err := srv.Serve(l)
+	if ctx.Err() != nil {
+		<-stopped
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("serving the TMM API on %s: %w", l.Addr(), err)
 	}
 	return nil
 }
 
-// Client talks to a TMM's API.
+// Client talks to a TMM's API. It connects lazily; Close releases it.
 type Client struct {
 	addr string
-	http *http.Client
-	base string
+	conn *grpc.ClientConn
+	err  error
+	tmm  tmmv1.TMMClient
 }
 
 // NewClient returns a client for "unix:/path" or "host:port".
 func NewClient(addr string) *Client {
-	c := &Client{addr: addr, base: "http://" + addr}
-	tr := &http.Transport{}
+	c := &Client{addr: addr}
+	target := addr
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		c.base = "http://tmm"
-		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		}
+		target = "unix://" + path
+	} else {
+		target = "passthrough:///" + addr
 	}
-	c.http = &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	c.conn, c.err = grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		// A restarted TMM must be reached within seconds, not after
+		// gRPC's default backoff of up to two minutes.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 2 * time.Second,
+		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)))
+	if c.err == nil {
+		c.tmm = tmmv1.NewTMMClient(c.conn)
+	}
 	return c
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("encoding request: %w", err)
+// Addr is the address the client talks to.
+func (c *Client) Addr() string { return c.addr }
+
+// Close releases the connection.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// callTimeout bounds a call whose context has no deadline.
+const callTimeout = 10 * time.Second
+
+func (c *Client) call(ctx context.Context, what string, fn func(context.Context) error) error {
+	if c.err != nil {
+		return fmt.Errorf("TMM API at %s: %w", c.addr, c.err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+	}
+	if err := fn(ctx); err != nil {
+		if st, ok := status.FromError(err); ok {
+			return fmt.Errorf("TMM API at %s: %s: %s (%s)", c.addr, what, st.Message(), st.Code())
 		}
-		rd = bytes.NewReader(b)
+		return fmt.Errorf("TMM API at %s: %s: %w", c.addr, what, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return fmt.Errorf("TMM API %s %s: %w", method, path, err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("TMM API at %s: %w", c.addr, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("TMM API %s %s: reading answer: %w", method, path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e apiError
-		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("TMM API %s %s: %s", method, path, e.Error)
-		}
-		return fmt.Errorf("TMM API %s %s: %s", method, path, resp.Status)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("TMM API %s %s: decoding answer: %w", method, path, err)
+	return nil
+}
+
+func decode(what string, doc []byte, out any) error {
+	if err := json.Unmarshal(doc, out); err != nil {
+		return fmt.Errorf("TMM API: decoding %s: %w", what, err)
 	}
 	return nil
 }
@@ -220,43 +270,111 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 // Stats reads the counters.
 func (c *Client) Stats(ctx context.Context) (*engine.Stats, error) {
 	var s engine.Stats
-	return &s, c.do(ctx, http.MethodGet, "/v1/stats", nil, &s)
+	err := c.call(ctx, "GetStats", func(ctx context.Context) error {
+		r, err := c.tmm.GetStats(ctx, &tmmv1.GetStatsRequest{})
+		if err != nil {
+			return err
+		}
+		return decode("stats", r.GetStatsJson(), &s)
+	})
+	return &s, err
 }
 
 // Flows reads up to limit flows (0 = all).
 func (c *Client) Flows(ctx context.Context, limit int) ([]engine.FlowInfo, error) {
 	var f []engine.FlowInfo
-	return f, c.do(ctx, http.MethodGet, "/v1/flows?limit="+strconv.Itoa(limit), nil, &f)
+	err := c.call(ctx, "ListFlows", func(ctx context.Context) error {
+		r, err := c.tmm.ListFlows(ctx, &tmmv1.ListFlowsRequest{Limit: uint32(max(limit, 0))})
+		if err != nil {
+			return err
+		}
+		return decode("flows", r.GetFlowsJson(), &f)
+	})
+	return f, err
 }
 
 // Routes reads the FIB.
 func (c *Client) Routes(ctx context.Context) ([]Route, error) {
-	var r []Route
-	return r, c.do(ctx, http.MethodGet, "/v1/routes", nil, &r)
+	var out []Route
+	err := c.call(ctx, "ListRoutes", func(ctx context.Context) error {
+		r, err := c.tmm.ListRoutes(ctx, &tmmv1.ListRoutesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, rt := range r.GetRoutes() {
+			out = append(out, Route{Prefix: rt.GetPrefix(), Source: rt.GetSource(), NextHops: rt.GetNextHops()})
+		}
+		return nil
+	})
+	return out, err
 }
 
 // BGP reads the speaker's sessions, announced and learned routes.
 func (c *Client) BGP(ctx context.Context) (*bgp.Status, error) {
 	var st bgp.Status
-	return &st, c.do(ctx, http.MethodGet, "/v1/bgp", nil, &st)
+	err := c.call(ctx, "GetBGP", func(ctx context.Context) error {
+		r, err := c.tmm.GetBGP(ctx, &tmmv1.GetBGPRequest{})
+		if err != nil {
+			return err
+		}
+		return decode("BGP status", r.GetStatusJson(), &st)
+	})
+	return &st, err
 }
 
 // Config reads the running config.
 func (c *Client) Config(ctx context.Context) (*config.Config, error) {
 	var cfg config.Config
-	return &cfg, c.do(ctx, http.MethodGet, "/v1/config", nil, &cfg)
+	err := c.call(ctx, "GetConfig", func(ctx context.Context) error {
+		r, err := c.tmm.GetConfig(ctx, &tmmv1.GetConfigRequest{})
+		if err != nil {
+			return err
+		}
+		return decode("config", r.GetConfigJson(), &cfg)
+	})
+	return &cfg, err
 }
 
 // Apply pushes a config and returns the version the TMM then runs.
 func (c *Client) Apply(ctx context.Context, cfg *config.Config) (string, error) {
-	var a Applied
-	err := c.do(ctx, http.MethodPut, "/v1/config", cfg, &a)
-	return a.Version, err
+	doc, err := json.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("encoding config %s: %w", cfg.Version, err)
+	}
+	var version string
+	err = c.call(ctx, "ApplyConfig", func(ctx context.Context) error {
+		r, err := c.tmm.ApplyConfig(ctx, &tmmv1.ApplyConfigRequest{ConfigJson: doc})
+		if err != nil {
+			return err
+		}
+		version = r.GetVersion()
+		return nil
+	})
+	return version, err
+}
+
+// Running is the version and replica a TMM runs (GetConfig's envelope).
+type Running struct {
+	Version string
+	Replica int
+}
+
+// Running returns what the TMM runs without decoding the config document.
+func (c *Client) Running(ctx context.Context) (Running, error) {
+	var run Running
+	err := c.call(ctx, "GetConfig", func(ctx context.Context) error {
+		r, err := c.tmm.GetConfig(ctx, &tmmv1.GetConfigRequest{})
+		if err != nil {
+			return err
+		}
+		run = Running{Version: r.GetVersion(), Replica: int(r.GetReplica())}
+		return nil
+	})
+	return run, err
 }
 
 // Health returns the running version once the API answers.
 func (c *Client) Health(ctx context.Context) (string, error) {
-	var a Applied
-	err := c.do(ctx, http.MethodGet, "/healthz", nil, &a)
-	return a.Version, err
+	run, err := c.Running(ctx)
+	return run.Version, err
 }

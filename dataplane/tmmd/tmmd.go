@@ -36,7 +36,9 @@ import (
 
 // Options configure a TMM replica.
 type Options struct {
-	// ConfigDir holds the SPK CR files (standalone mode).
+	// ConfigDir holds the SPK CR files (standalone mode). Empty: the
+	// replica starts with no config and waits for spk-controller to push
+	// one over the API (in a cluster).
 	ConfigDir string
 	// ValuesFile is a Helm values file whose tmm.dynamicRouting gives the
 	// BGP speaker; empty = no BGP.
@@ -81,13 +83,30 @@ func LoadConfig(dir, valuesFile string, replica int) (*config.Config, error) {
 	return out.Configs[replica], nil
 }
 
+// initialConfig is the config a replica starts with: the compiled CR
+// directory, or (no directory) an empty one the controller replaces.
+func initialConfig(opts Options) (*config.Config, error) {
+	if opts.ConfigDir != "" {
+		return LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
+	}
+	if opts.API == "" {
+		return nil, errors.New("no --config and no --api: give a CR directory (standalone) or an API address for spk-controller to push to")
+	}
+	if opts.ValuesFile != "" {
+		return nil, errors.New("--values without --config: with spk-controller, BGP comes from the controller's values")
+	}
+	cfg := &config.Config{Replica: opts.Replica}
+	cfg.Seal()
+	return cfg, nil
+}
+
 // Run runs the replica until ctx ends. SIGHUP re-reads ConfigDir.
 func Run(ctx context.Context, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	cfg, err := LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
+	cfg, err := initialConfig(opts)
 	if err != nil {
 		return err
 	}
@@ -126,6 +145,9 @@ func Run(ctx context.Context, opts Options) error {
 	if err := r.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the config of %s: %w", opts.ConfigDir, err)
 	}
+	if opts.ConfigDir == "" {
+		log.Info("no --config: waiting for spk-controller to push the config", "api", opts.API)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
@@ -145,6 +167,10 @@ func Run(ctx context.Context, opts Options) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if opts.ConfigDir == "" {
+					log.Info("SIGHUP ignored: the config comes from spk-controller")
+					continue
+				}
 				cfg, err := LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
 				if err == nil {
 					err = r.Apply(cfg)

@@ -69,7 +69,9 @@ func (l *Lab) PushConfig(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		v, err := tmmapi.NewClient(l.TMMAPI(i)).Apply(ctx, cfg)
+		c := tmmapi.NewClient(l.TMMAPI(i))
+		v, err := c.Apply(ctx, cfg)
+		c.Close()
 		if err != nil {
 			return fmt.Errorf("tmm%d: %w", i, err)
 		}
@@ -118,23 +120,32 @@ func (l *Lab) StartTMMs(ctx context.Context) error {
 		return err
 	}
 	deadline := time.Now().Add(tmmAPITimeout)
-	for i, t := range l.plan.tmms {
-		c := tmmapi.NewClient(l.TMMAPI(i))
-		for {
-			_, err := c.Health(ctx)
-			if err == nil {
-				break
-			}
-			if p := l.tmmProcess(t); p.running() == 0 {
-				return p.died(strings.TrimSuffix(p.pidFile, ".pid") + ".log")
-			}
-			if ctx.Err() != nil || time.Now().After(deadline) {
-				return fmt.Errorf("tmm%d API %s does not answer after %s: %w", i, l.TMMAPI(i), tmmAPITimeout, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+	for i := range l.plan.tmms {
+		if err := l.waitTMMAPI(ctx, i, deadline); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// waitTMMAPI waits until replica i's API answers, failing early when its
+// process died.
+func (l *Lab) waitTMMAPI(ctx context.Context, i int, deadline time.Time) error {
+	c := tmmapi.NewClient(l.TMMAPI(i))
+	defer c.Close()
+	for {
+		_, err := c.Health(ctx)
+		if err == nil {
+			return nil
+		}
+		if p := l.tmmProcess(l.plan.tmms[i]); p.running() == 0 {
+			return p.died(strings.TrimSuffix(p.pidFile, ".pid") + ".log")
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return fmt.Errorf("tmm%d API %s does not answer after %s: %w", i, l.TMMAPI(i), tmmAPITimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // tmmAPITimeout bounds the wait for restarted TMMs' APIs.
