@@ -37,10 +37,22 @@ type TMM struct {
 	log     *slog.Logger
 }
 
-// Start starts a replica whose config starts empty (as spk-tmm without
-// --config); it stops at test end.
+// Start starts a replica on a free loopback port whose config starts
+// empty (as spk-tmm without --config); it stops at test end.
 func Start(t testing.TB) *TMM {
 	t.Helper()
+	return StartAt(t, "127.0.0.1:0")
+}
+
+// StartAt is Start on a given address: replicas on 127.0.0.2, 127.0.0.3, …
+// with one port stand for TMM pods whose API port is the same on each pod
+// IP, as in a cluster.
+func StartAt(t testing.TB, addr string) *TMM {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("tmmapitest: listen: %v", err)
+	}
 	ext, _ := memport.Pair("tmm-ext", "ext")
 	egr, _ := memport.Pair("tmm-egr", "egr")
 	eng, err := engine.New(engine.Options{Ports: []port.Port{ext, egr}, MaxFlows: 1024})
@@ -56,10 +68,6 @@ func Start(t testing.TB) *TMM {
 	done := make(chan struct{})
 	go func() { _ = eng.Run(ctx); close(done) }()
 	m := &TMM{eng: eng, pushed: make(chan *config.Config, 64), log: slog.New(slog.DiscardHandler)}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("tmmapitest: listen: %v", err)
-	}
 	m.Addr = l.Addr().String()
 	m.serve(l)
 	t.Cleanup(func() {
