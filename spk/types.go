@@ -389,12 +389,13 @@ type F5SPKSnatpoolSpec struct {
 	Name string `json:"name" yaml:"name"`
 	// AddressList: row i holds TMM replica i's addresses. Rows may mix IPv4
 	// and IPv6, but every row has the same shape: as many addresses as the
-	// first, of the same family at each position.
+	// first, of the same family at each position. (A row that is empty or
+	// has a bad address is reported for that alone.)
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MinItems=1
 	// +kubebuilder:validation:items:MaxItems=8
-	// +kubebuilder:validation:XValidation:rule="self.all(r, r.map(a, isIP(a) ? ip(a).family() : 0) == self[0].map(a, isIP(a) ? ip(a).family() : 0))",message="every row needs the shape of the first: as many addresses, of the same family at each position"
+	// +kubebuilder:validation:XValidation:rule="self.all(r, size(r) == 0 || r.exists(a, !isIP(a)) || self[0].exists(a, !isIP(a)) || r.map(a, ip(a).family()) == self[0].map(a, ip(a).family()))",message="every row needs the shape of the first: as many addresses, of the same family at each position"
 	AddressList [][]SNATAddress `json:"addressList" yaml:"addressList"`
 	// SharedSnatAddressEnabled lets every replica use every address (replies
 	// are forwarded to the replica that owns the flow).
@@ -469,7 +470,7 @@ type F5SPKEgressSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isCIDR(self)",messageExpression=`'"' + self + '" is not a CIDR'`
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() == 6",messageExpression=`'"' + self + '" is not an IPv6 CIDR'`
 	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self) == cidr(self).masked()",messageExpression=`'"' + self + '" has host bits set'`
-	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).prefixLength() == 96",messageExpression=`'"' + self + '" is not a /96 (NAT64 puts the IPv4 destination in the last 32 bits)'`
+	// +kubebuilder:validation:XValidation:rule="!isCIDR(self) || cidr(self).ip().family() != 6 || cidr(self).prefixLength() == 96",messageExpression=`'"' + self + '" is not a /96 (NAT64 puts the IPv4 destination in the last 32 bits)'`
 	NAT64Ipv6Subnet string `json:"nat64Ipv6Subnet,omitempty" yaml:"nat64Ipv6Subnet,omitempty"`
 
 	// +optional
