@@ -208,6 +208,10 @@ func (b *builder) build(ctx context.Context, bin binary, entry string) error {
 	if err := runWithTail(cmd); err != nil {
 		return fmt.Errorf("kubebin: building %s %s: %w", bin.name, bin.version, err)
 	}
+	// MkdirTemp made it 0700; the cache is as readable as any other.
+	if err := os.Chmod(out, 0o755); err != nil {
+		return fmt.Errorf("kubebin: %w", err)
+	}
 	final := filepath.Join(b.root, entry)
 	if err := os.Rename(out, final); err != nil {
 		return fmt.Errorf("kubebin: moving %s into the cache: %w", bin.name, err)
@@ -235,6 +239,10 @@ func (b *builder) ensureSet(names, entries []string) (string, error) {
 	}
 	tmp, err := os.MkdirTemp(b.root, ".set-")
 	if err != nil {
+		return "", fmt.Errorf("kubebin: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		_ = os.RemoveAll(tmp)
 		return "", fmt.Errorf("kubebin: %w", err)
 	}
 	for i, n := range names {
