@@ -213,6 +213,10 @@ func (b *builder) build(ctx context.Context, bin binary, entry string) error {
 		return fmt.Errorf("kubebin: %w", err)
 	}
 	final := filepath.Join(b.root, entry)
+	// An entry without its binary (removed by hand) is replaced; we hold the lock.
+	if err := os.RemoveAll(final); err != nil {
+		return fmt.Errorf("kubebin: removing the incomplete %s: %w", final, err)
+	}
 	if err := os.Rename(out, final); err != nil {
 		return fmt.Errorf("kubebin: moving %s into the cache: %w", bin.name, err)
 	}

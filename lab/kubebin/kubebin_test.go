@@ -2,6 +2,7 @@ package kubebin
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -128,6 +129,21 @@ func TestFakeBuildIsStampedAndCached(t *testing.T) {
 	if leftovers, _ := filepath.Glob(filepath.Join(root, ".build-*")); len(leftovers) != 0 {
 		t.Fatalf("temporary build dirs left: %v", leftovers)
 	}
+
+	// An entry whose binary went missing is rebuilt in place.
+	if err := os.Remove(filepath.Join(dir, "fake")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "junk"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir3, err := b.ensure(t.Context(), []string{"fake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runOutput(t, filepath.Join(dir3, "fake")); dir3 != dir || got != "hello from fake\n" || rec.count(msgBuilt) != 2 {
+		t.Fatalf("after removing the binary: dir %s, output %q, builds %d", dir3, got, rec.count(msgBuilt))
+	}
 }
 
 func TestConcurrentEnsureBuildsOnce(t *testing.T) {
@@ -162,6 +178,58 @@ func TestConcurrentEnsureBuildsOnce(t *testing.T) {
 	}
 	if got := runOutput(t, filepath.Join(dirs[0], "fake")); got != "hello from fake\n" {
 		t.Fatalf("fake printed %q", got)
+	}
+}
+
+// TestConcurrentProcessesBuildOnce is the case `go test ./...` creates: two
+// test processes asking for the same missing binary at once.
+func TestConcurrentProcessesBuildOnce(t *testing.T) {
+	if root := os.Getenv("KUBEBIN_TEST_CHILD_ROOT"); root != "" {
+		log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+		b, err := newBuilder(Options{CacheDir: root, Log: log}, fakeCatalog(), fakeWrappers(fakeMain))
+		if err == nil {
+			var dir string
+			dir, err = b.ensure(context.Background(), []string{"fake"})
+			log.Info("child done", "dir", dir)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	root := t.TempDir()
+	const children = 2
+	cmds := make([]*exec.Cmd, children)
+	outs := make([]*strings.Builder, children)
+	for i := range children {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestConcurrentProcessesBuildOnce$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), "KUBEBIN_TEST_CHILD_ROOT="+root)
+		outs[i] = &strings.Builder{}
+		cmds[i].Stderr = outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	built, dirs := 0, map[string]bool{}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("child %d: %v\n%s", i, err, outs[i])
+		}
+		for _, line := range strings.Split(outs[i].String(), "\n") {
+			var rec struct{ Msg, Dir string }
+			if json.Unmarshal([]byte(line), &rec) != nil {
+				continue
+			}
+			switch rec.Msg {
+			case msgBuilt:
+				built++
+			case "child done":
+				dirs[rec.Dir] = true
+			}
+		}
+	}
+	if built != 1 || len(dirs) != 1 || dirs[""] {
+		t.Fatalf("%d processes: %d builds, dirs %v; want one build and one dir\n%s\n%s", children, built, dirs, outs[0], outs[1])
 	}
 }
 
