@@ -89,9 +89,6 @@ type Env struct {
 // any error.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
 	e, err := start(t.Context(), opts, t.TempDir())
 	if err != nil {
 		t.Fatalf("kubetest: %v", err)
