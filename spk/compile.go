@@ -1,10 +1,13 @@
 package spk
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/spklab/spklab/dataplane/config"
 )
@@ -108,14 +111,33 @@ func (o *Objects) deepDefaults() *Objects {
 	cp := &Objects{
 		VLANs:     slices.Clone(o.VLANs),
 		Ingresses: slices.Clone(o.Ingresses),
-		Snatpools: o.Snatpools,
+		Snatpools: slices.Clone(o.Snatpools),
 		Egresses:  slices.Clone(o.Egresses),
 		Routes:    slices.Clone(o.Routes),
-		Endpoints: o.Endpoints,
+		Endpoints: slices.Clone(o.Endpoints),
 		Routing:   o.Routing,
 	}
 	cp.SetDefaults()
+	cp.sortByName()
 	return cp
+}
+
+// sortByName puts every kind in creation, then namespace/name order, so
+// the config (and its version) does not depend on the order objects were
+// read in — files in a directory and lists from the API server differ —
+// and where two objects claim one thing (a VXLAN key) the older keeps it.
+// Objects from files have no creation time: name order decides.
+func (o *Objects) sortByName() {
+	byName := func(a, b *metav1.ObjectMeta) int {
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
+			strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+	}
+	slices.SortStableFunc(o.VLANs, func(a, b F5SPKVlan) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(o.Ingresses, func(a, b F5SPKIngressTCP) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(o.Snatpools, func(a, b F5SPKSnatpool) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(o.Egresses, func(a, b F5SPKEgress) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(o.Routes, func(a, b F5SPKStaticRoute) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
+	slices.SortStableFunc(o.Endpoints, func(a, b StaticEndpoints) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
 }
 
 type compiler struct {

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/spklab/spklab/dataplane/config"
 )
@@ -47,7 +50,14 @@ func TestCompileDefaultLab(t *testing.T) {
 		if cfg.Replica != r || cfg.Version == "" {
 			t.Errorf("config %d: replica %d version %q", r, cfg.Replica, cfg.Version)
 		}
-		ext := cfg.VLANs[0]
+		vlan := func(name string) config.VLAN {
+			i := slices.IndexFunc(cfg.VLANs, func(v config.VLAN) bool { return v.Name == name })
+			if i < 0 {
+				t.Fatalf("replica %d has no VLAN %s: %+v", r, name, cfg.VLANs)
+			}
+			return cfg.VLANs[i]
+		}
+		ext := vlan("external")
 		want := []netip.Prefix{
 			netip.MustParsePrefix([]string{"192.0.2.201/24", "192.0.2.202/24"}[r]),
 			netip.MustParsePrefix([]string{"2001::192:0:2:201/112", "2001::192:0:2:202/112"}[r]),
@@ -55,13 +65,15 @@ func TestCompileDefaultLab(t *testing.T) {
 		if ext.Name != "external" || ext.Interface != "1.1" || ext.Internal || !slices.Equal(ext.SelfIPs, want) {
 			t.Errorf("replica %d external VLAN = %+v, want self IPs %v", r, ext, want)
 		}
-		if eg := cfg.VLANs[1]; eg.Name != "egress" || !eg.Internal || eg.Interface != "1.2" {
+		if eg := vlan("egress"); eg.Name != "egress" || !eg.Internal || eg.Interface != "1.2" {
 			t.Errorf("replica %d egress VLAN = %+v", r, eg)
 		}
 		if len(cfg.VirtualServers) != 4 {
 			t.Fatalf("replica %d: %d virtual servers, want 4 (2 tenants × v4, v6)", r, len(cfg.VirtualServers))
 		}
-		vs := cfg.VirtualServers[0]
+		vs := cfg.VirtualServers[slices.IndexFunc(cfg.VirtualServers, func(vs config.VirtualServer) bool {
+			return vs.Name == "red/red-ingress" && vs.Address.Is4()
+		})]
 		if vs.Name != "red/red-ingress" || vs.Address != netip.MustParseAddr("198.19.19.100") || vs.Port != 80 ||
 			vs.Method != config.RoundRobin || vs.IdleTimeout != 300 || len(vs.Members) != 2 ||
 			vs.Members[0].NodeAddress != netip.MustParseAddr("198.18.100.3") {
@@ -70,7 +82,14 @@ func TestCompileDefaultLab(t *testing.T) {
 		if len(cfg.Tenants) != 2 {
 			t.Fatalf("replica %d: %d tenants", r, len(cfg.Tenants))
 		}
-		red := cfg.Tenants[0]
+		tenant := func(ns string) config.Tenant {
+			i := slices.IndexFunc(cfg.Tenants, func(tn config.Tenant) bool { return tn.Namespace == ns })
+			if i < 0 {
+				t.Fatalf("replica %d has no tenant %s", r, ns)
+			}
+			return cfg.Tenants[i]
+		}
+		red := tenant("red")
 		wantSNAT := []netip.Addr{
 			netip.MustParseAddr([]string{"192.0.2.100", "192.0.2.101"}[r]),
 			netip.MustParseAddr([]string{"2001::192:0:2:100", "2001::192:0:2:101"}[r]),
@@ -78,8 +97,8 @@ func TestCompileDefaultLab(t *testing.T) {
 		if red.VNI != 100 || red.Namespace != "red" || !slices.Equal(red.SNAT, wantSNAT) {
 			t.Errorf("replica %d red tenant = %+v, want VNI 100 SNAT %v", r, red, wantSNAT)
 		}
-		if cfg.Tenants[1].VNI != 200 {
-			t.Errorf("blue VNI = %d", cfg.Tenants[1].VNI)
+		if blue := tenant("blue"); blue.VNI != 200 {
+			t.Errorf("blue VNI = %d", blue.VNI)
 		}
 		if len(cfg.Routes) != 1 || cfg.Routes[0].Gateway != netip.MustParseAddr("192.0.2.250") {
 			t.Errorf("routes = %+v", cfg.Routes)
@@ -121,8 +140,9 @@ func TestCompileRejects(t *testing.T) {
 		}, `F5SPKEgress red/red-egress:spec.egressSnatpool: F5SPKSnatpool "red-snat" has 1 rows for 2 TMM replicas (row i is replica i's)`},
 		{"fewer self IPs than replicas", func(o *Objects) { o.VLANs[1].Spec.SelfIPv4s = o.VLANs[1].Spec.SelfIPv4s[:1] },
 			`F5SPKVlan spk-ingress/vlan-egress:spec.selfip_v4s: has 1 self IPs for 2 TMM replicas (element i is replica i's)`},
-		{"two tenants on one VXLAN key", func(o *Objects) { o.Egresses[1].Annotations[AnnotationVXLANKey] = "100" },
-			`F5SPKEgress blue/blue-egress:metadata.annotations[spklab.io/vxlan-key]: VXLAN key 100 is already used by F5SPKEgress "red/red-egress"; each tenant needs its own`},
+		// Equal creation times (files): name order decides who keeps the key.
+		{"two tenants on one VXLAN key", func(o *Objects) { o.Egresses[0].Annotations[AnnotationVXLANKey] = "200" },
+			`F5SPKEgress red/red-egress:metadata.annotations[spklab.io/vxlan-key]: VXLAN key 200 is already used by F5SPKEgress "blue/blue-egress"; each tenant needs its own`},
 		{"listen VLAN unknown", func(o *Objects) { o.Ingresses[0].Spec.VLANs = &VLANList{VLANList: []string{"nope"}} },
 			`F5SPKIngressTCP red/red-ingress:spec.vlans.vlanList[0]: no F5SPKVlan has spec.name "nope" (VLANs: egress, external)`},
 	}
@@ -162,5 +182,33 @@ func TestCompileLeavesOutOnlyTheBadObject(t *testing.T) {
 	}
 	if n := len(out.Configs[0].VirtualServers); n != 2 {
 		t.Errorf("%d virtual servers, want red's 2", n)
+	}
+}
+
+func TestCompileIgnoresInputOrder(t *testing.T) {
+	want := Compile(labObjects(t), 2)
+	o := labObjects(t)
+	slices.Reverse(o.VLANs)
+	slices.Reverse(o.Ingresses)
+	slices.Reverse(o.Snatpools)
+	slices.Reverse(o.Egresses)
+	slices.Reverse(o.Endpoints)
+	got := Compile(o, 2)
+	for i := range want.Configs {
+		if got.Configs[i].Version != want.Configs[i].Version {
+			t.Fatalf("replica %d: version %s from reversed input, %s from the original order", i, got.Configs[i].Version, want.Configs[i].Version)
+		}
+	}
+}
+
+func TestCompileOlderObjectKeepsAVXLANKey(t *testing.T) {
+	o := labObjects(t)
+	// red is older, so blue (which sorts first by name) loses the key.
+	o.Egresses[0].CreationTimestamp = metav1.NewTime(time.Unix(1000, 0))
+	o.Egresses[1].CreationTimestamp = metav1.NewTime(time.Unix(2000, 0))
+	o.Egresses[1].Annotations[AnnotationVXLANKey] = "100"
+	out := Compile(o, 2)
+	if why := out.Rejected["F5SPKEgress blue/blue-egress"]; !strings.Contains(why, `already used by F5SPKEgress "red/red-egress"`) {
+		t.Fatalf("blue: %q; rejected: %v", why, out.Rejected)
 	}
 }
