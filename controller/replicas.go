@@ -1,0 +1,195 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/spklab/spklab/dataplane/config"
+	"github.com/spklab/spklab/dataplane/tmmapi"
+)
+
+// PodIndexLabel is the label the StatefulSet controller puts on each pod
+// with its ordinal (Kubernetes ≥ 1.28).
+const PodIndexLabel = "apps.kubernetes.io/pod-index"
+
+// tmmPod is a TMM pod the controller can push to.
+type tmmPod struct {
+	index    int
+	name     string // namespace/name
+	uid      types.UID
+	restarts int32
+	addr     string // podIP:port
+}
+
+// tmmPods picks, for each replica index, the TMM pod that serves it: pods
+// with an IP, not being deleted, not finished. The index is the
+// StatefulSet ordinal (label, else the name's "-N" suffix). Replicas is
+// the highest index + 1, so a missing pod shows as a replica that does not
+// confirm.
+func tmmPods(pods []corev1.Pod, port int) (byIndex map[int]tmmPod, replicas int, skipped []string) {
+	byIndex = map[int]tmmPod{}
+	for i := range pods {
+		p := &pods[i]
+		name := p.Namespace + "/" + p.Name
+		idx, ok := podIndex(p)
+		if !ok {
+			skipped = append(skipped, fmt.Sprintf("pod %s has no %s label and no -N name suffix", name, PodIndexLabel))
+			continue
+		}
+		replicas = max(replicas, idx+1)
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Status.PodIP == "" {
+			continue
+		}
+		var restarts int32
+		for _, cs := range p.Status.ContainerStatuses {
+			restarts += cs.RestartCount
+		}
+		byIndex[idx] = tmmPod{
+			index: idx, name: name, uid: p.UID, restarts: restarts,
+			addr: net.JoinHostPort(p.Status.PodIP, strconv.Itoa(port)),
+		}
+	}
+	return byIndex, replicas, skipped
+}
+
+func podIndex(p *corev1.Pod) (int, bool) {
+	s, ok := p.Labels[PodIndexLabel]
+	if !ok {
+		i := strings.LastIndexByte(p.Name, '-')
+		if i < 0 {
+			return 0, false
+		}
+		s = p.Name[i+1:]
+	}
+	n, err := strconv.Atoi(s)
+	return n, err == nil && n >= 0
+}
+
+// replicaState is what the controller knows of one replica across
+// reconciles: where it talks to it and the version it saw it run.
+type replicaState struct {
+	pod       tmmPod
+	client    *tmmapi.Client
+	confirmed string // the version the replica was seen running; "" = unknown
+	verified  time.Time
+}
+
+// pushResult is one replica's answer to a reconcile.
+type pushResult struct {
+	index   int
+	pod     string
+	version string // running after the push
+	err     error
+	pushed  bool // an ApplyConfig was sent
+}
+
+// replicaSet holds the controller's connections to the replicas.
+type replicaSet struct {
+	// reverify is how old a replica's confirmed version may get before
+	// it is read again.
+	reverify time.Duration
+
+	mu     sync.Mutex
+	states map[int]*replicaState
+}
+
+func newReplicaSet(reverify time.Duration) *replicaSet {
+	return &replicaSet{reverify: reverify, states: map[int]*replicaState{}}
+}
+
+// state returns the state for a pod, starting over (new connection,
+// version unknown) when the pod, its address or its restart count changed:
+// a restarted TMM runs an empty config whatever it ran before.
+func (s *replicaSet) state(p tmmPod) *replicaState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.states[p.index]
+	if st != nil && st.pod == p {
+		return st
+	}
+	if st != nil {
+		st.client.Close()
+	}
+	st = &replicaState{pod: p, client: tmmapi.NewClient(p.addr)}
+	s.states[p.index] = st
+	return st
+}
+
+// forget drops replicas that have no pod any more.
+func (s *replicaSet) forget(keep map[int]tmmPod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, st := range s.states {
+		if _, ok := keep[i]; !ok {
+			st.client.Close()
+			delete(s.states, i)
+		}
+	}
+}
+
+func (s *replicaSet) close() {
+	s.forget(nil)
+}
+
+// sync makes replica p run cfg: it asks what the replica runs when it does
+// not know (or last knew long ago), and pushes only when that differs — so
+// a restarted controller sends nothing to replicas that already run the
+// right config, and a replica that lost its config gets it back.
+func (s *replicaSet) sync(ctx context.Context, p tmmPod, cfg *config.Config) pushResult {
+	st := s.state(p)
+	res := pushResult{index: p.index, pod: p.name}
+	if st.confirmed == "" || time.Since(st.verified) >= s.reverify {
+		run, err := st.client.Running(ctx)
+		if err != nil {
+			st.confirmed = ""
+			res.err = err
+			return res
+		}
+		st.confirmed, st.verified = run.Version, time.Now()
+	}
+	if st.confirmed == cfg.Version {
+		res.version = cfg.Version
+		return res
+	}
+	res.pushed = true
+	v, err := st.client.Apply(ctx, cfg)
+	if err != nil {
+		st.confirmed = "" // unknown: the push may or may not have landed
+		res.err = err
+		return res
+	}
+	st.confirmed, st.verified = v, time.Now()
+	res.version = v
+	if v != cfg.Version {
+		res.err = fmt.Errorf("runs version %s after the push of %s", v, cfg.Version)
+	}
+	return res
+}
+
+// describe lists results in index order for messages.
+func describe(results []pushResult, ok bool) string {
+	sort.Slice(results, func(i, j int) bool { return results[i].index < results[j].index })
+	var parts []string
+	for _, r := range results {
+		if (r.err == nil) != ok {
+			continue
+		}
+		if ok {
+			parts = append(parts, fmt.Sprintf("%d (%s) runs %s", r.index, r.pod, r.version))
+		} else if r.pod == "" {
+			parts = append(parts, fmt.Sprintf("replica %d: %v", r.index, r.err))
+		} else {
+			parts = append(parts, fmt.Sprintf("replica %d (pod %s) did not confirm: %v", r.index, r.pod, r.err))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
