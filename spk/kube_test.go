@@ -60,7 +60,7 @@ func TestFromClusterResolvesReadyEndpointsToTheirNodes(t *testing.T) {
 				kubeEP{addr: "10.244.1.7", node: "bnk-worker"},
 				kubeEP{addr: "10.244.2.3", node: "bnk-worker2", ready: ptr.To(true)},
 				kubeEP{addr: "10.244.1.9", node: "bnk-worker", ready: ptr.To(false)}, // not ready
-				kubeEP{addr: "10.244.3.4", node: "bnk-worker3"},                       // node without annotation
+				kubeEP{addr: "10.244.3.4", node: "bnk-worker3"},                      // node without annotation
 			),
 			// A second slice repeating an endpoint (slices overlap while the
 			// EndpointSlice controller moves endpoints).

@@ -32,10 +32,10 @@ func main() {
 
 func newRoot() *cobra.Command {
 	var (
-		opts                               controller.Options
-		mopts                              controller.ManagerOptions
-		selector, valuesFile, kubeconfig   string
-		logLevel                           string
+		opts                             controller.Options
+		mopts                            controller.ManagerOptions
+		selector, valuesFile, kubeconfig string
+		logLevel                         string
 	)
 	cmd := &cobra.Command{
 		Use:           "spk-controller",
