@@ -1,9 +1,7 @@
 package spk
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -218,8 +216,8 @@ func readyEndpoints(ess []*discoveryv1.EndpointSlice, portName string, nodes map
 	return eps, notes
 }
 
-// nodeAddress reads a node's egress-net address (IPv4 preferred: the
-// tunnel to the node runs over it) or says why there is none.
+// nodeAddress is a node's egress-net address (IPv4 preferred: the tunnel
+// to the node runs over it) or why there is none.
 func nodeAddress(n *corev1.Node, name, annotation string) (string, string) {
 	switch {
 	case name == "":
@@ -227,30 +225,12 @@ func nodeAddress(n *corev1.Node, name, annotation string) (string, string) {
 	case n == nil:
 		return "", fmt.Sprintf("node %s does not exist", name)
 	}
-	raw, ok := n.Annotations[annotation]
-	if !ok {
-		return "", fmt.Sprintf("node %s has no %s annotation (its egress-net address)", name, annotation)
+	v4, v6, err := NodeEgressAddresses(n, annotation)
+	if err != nil {
+		return "", err.Error()
 	}
-	var v struct {
-		IPv4 string `json:"ipv4"`
-		IPv6 string `json:"ipv6"`
+	if v4.IsValid() {
+		return v4.Addr().String(), ""
 	}
-	if err := json.Unmarshal([]byte(raw), &v); err != nil {
-		return "", fmt.Sprintf("node %s annotation %s is not {\"ipv4\":…,\"ipv6\":…}: %v", name, annotation, err)
-	}
-	for _, s := range []string{v.IPv4, v.IPv6} {
-		if s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return "", fmt.Sprintf("node %s annotation %s: %q is not an address", name, annotation, s)
-			}
-			return a.String(), ""
-		}
-		return p.Addr().String(), ""
-	}
-	return "", fmt.Sprintf("node %s annotation %s holds no address", name, annotation)
+	return v6.Addr().String(), ""
 }

@@ -444,6 +444,7 @@ func TestRenderRBACLeastPrivilege(t *testing.T) {
 		expand([]string{"/pods"}, "get", "list", "watch"),
 		[]string{"/nodes get"},
 		expand([]string{"k8s.f5net.com/f5-spk-egresses", "k8s.f5net.com/f5-spk-vlans"}, "get", "list", "watch"),
+		expand([]string{"/events", "events.k8s.io/events"}, "create", "patch"),
 	)
 	nodeRole := object[rbacv1.ClusterRole](t, m, "ClusterRole", "spk-node")
 	if got := permissions(t, nodeRole.Rules); !slices.Equal(got, wantNode) {

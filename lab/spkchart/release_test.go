@@ -274,6 +274,8 @@ func checkRBAC(t *testing.T, ctx context.Context, c client.Client, ns string) {
 		{"spk-node", "red", "list", f5, "f5-spk-egresses", "", true},
 		{"spk-node", ns, "watch", f5, "f5-spk-vlans", "", true},
 		{"spk-node", "", "list", "", "nodes", "", false},
+		{"spk-node", "default", "create", "", "events", "", true},
+		{"spk-node", "default", "delete", "", "events", "", false},
 		{"spk-node", ns, "patch", f5, "f5-spk-vlans", "status", false},
 		{"spk-node", "red", "list", "", "services", "", false},
 		{"spk-node", ns, "get", "", "secrets", "", false},

@@ -425,10 +425,20 @@ func (r rule) String() string {
 
 // setSysctl writes a /proc/sys value; net/ entries belong to the calling
 // thread's namespace.
+// setSysctl writes a sysctl only when it differs: in an unprivileged
+// container (the spk-node DaemonSet) /proc/sys is read-only, and the node
+// has the values already when its setup step set them.
 func setSysctl(key, value string) error {
+	if cur, err := readSysctl(key); err == nil && cur == value {
+		return nil
+	}
 	path := filepath.Join("/proc/sys", key)
 	if err := os.WriteFile(path, []byte(value), 0o644); err != nil {
-		return fmt.Errorf("setting %s=%s: %w", strings.ReplaceAll(key, "/", "."), value, err)
+		name := strings.ReplaceAll(key, "/", ".")
+		if errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("setting %s=%s: /proc/sys is read-only here (a container): set it on the node first (net.ipv4.conf.all.rp_filter and net.ipv4.conf.default.rp_filter = 0): %w", name, value, err)
+		}
+		return fmt.Errorf("setting %s=%s: %w", name, value, err)
 	}
 	return nil
 }
