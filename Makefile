@@ -8,7 +8,7 @@ FUZZTIME ?= 30s
 # The lab runtime for up/down/bench: kind (the product) or netns (fast, no Docker).
 RUNTIME  ?= kind
 
-.PHONY: all build test lint fuzz generate proto check-generated up down bench clean help
+.PHONY: all build test kube-bins lint fuzz generate proto check-generated up down bench clean help
 
 all: lint test
 
@@ -18,8 +18,14 @@ help: ## list the targets
 build: ## build spklab, spk-tmm, spk-controller and spk-node into bin/
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
-test: ## run every test (unit, golden files, fuzz seed corpora); root-only tests need root
-	$(GO) test -race -count=1 ./...
+test: kube-bins ## run every test (unit, golden files, fuzz seed corpora, the control plane against a real kube-apiserver); root-only tests need root
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# The control-plane tests start a real kube-apiserver and etcd (and run
+# kubectl); they are built from Go module sources once and cached under the
+# user cache dir (cold: several minutes; cached: under a second).
+kube-bins: ## build (once, cached) kube-apiserver, etcd and kubectl v1.32.0 from Go module sources
+	@$(GO) run ./lab/kubebin/cmd/kubebin kube-apiserver etcd kubectl >/dev/null
 
 lint: ## gofmt check and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -30,6 +30,9 @@ const (
 func catalog() map[string]binary {
 	rows := []binary{
 		kube("kube-apiserver"),
+		// The controller tests run `kubectl wait --for=condition=Programmed`
+		// itself: the semantics students rely on, not a re-implementation.
+		kube("kubectl"),
 		{
 			name: "etcd", version: etcdVersion, wrapper: "etcd", pkg: "go.etcd.io/etcd/server/v3",
 			stamps: map[string]string{"go.etcd.io/etcd/api/v3/version.GitSHA": etcdCommit[:7]},
