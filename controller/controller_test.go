@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,6 +30,7 @@ import (
 	"github.com/spklab/spklab/dataplane/tmmapi/tmmapitest"
 	"github.com/spklab/spklab/dataplane/tmmd"
 	"github.com/spklab/spklab/internal/kubetest"
+	"github.com/spklab/spklab/lab/kubebin"
 	"github.com/spklab/spklab/manifests"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
@@ -137,6 +139,20 @@ func (r *rig) stopController() {
 	}
 	r.rec.Close()
 	r.stop = nil
+}
+
+// kubectl runs the real kubectl v1.32.0 (built by kubebin) against the
+// test API server.
+func (r *rig) kubectl(args ...string) (string, error) {
+	r.t.Helper()
+	dir, err := kubebin.Ensure(r.ctx(), kubebin.Options{}, "kubectl")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(dir, "kubectl"), append([]string{"--kubeconfig", r.env.Kubeconfig}, args...)...).CombinedOutput()
+	return string(out), err
 }
 
 // eventually polls check every 20 ms until it passes or the limit ends.
@@ -414,6 +430,17 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 		t.Fatalf("Programmed message %q should name both replicas", c.Message)
 	}
 
+	t.Run("kubectl wait --for=condition=Programmed returns", func(t *testing.T) {
+		out, err := r.kubectl("wait", "--for=condition=Programmed", "--timeout=10s", "-n", "red", "f5-spk-ingresstcps.ingresstcp.k8s.f5net.com/red-ingress")
+		if err != nil || !strings.Contains(out, "condition met") {
+			t.Fatalf("kubectl wait: %v\n%s", err, out)
+		}
+		out, err = r.kubectl("wait", "--for=condition=Programmed", "--timeout=10s", "-A", "--all", "f5-spk-vlans.k8s.f5net.com")
+		if err != nil || strings.Count(out, "condition met") != 2 {
+			t.Fatalf("kubectl wait on both VLANs: %v\n%s", err, out)
+		}
+	})
+
 	t.Run("endpoint churn reaches both replicas within 1 s", func(t *testing.T) {
 		var worst time.Duration
 		for i := range 5 {
@@ -582,6 +609,11 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 			}
 			return nil
 		})
+		// What a student's script sees while a replica is down.
+		out, err := r.kubectl("wait", "--for=condition=Programmed", "--timeout=1s", "-n", "red", "f5-spk-ingresstcps.ingresstcp.k8s.f5net.com/red-ingress")
+		if err == nil || !strings.Contains(out, "timed out") {
+			t.Fatalf("kubectl wait succeeded while replica 1 is down: %v\n%s", err, out)
+		}
 		if err := r.tmms[1].Resume(); err != nil {
 			t.Fatal(err)
 		}
