@@ -293,26 +293,17 @@ func newVersionCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-// notBuiltCommands are the commands of the design that this build does not
-// have yet: each says so and exits non-zero rather than pretend.
-func notBuiltCommands() []*cobra.Command {
-	planned := []struct{ use, short, missing string }{
-		{"images", "List, build, pull, save and load the lab's images", "the offline image builder"},
-		{"doctor", "Check the host (docker, privileged containers, kernel features) and fix it", "the host checks"},
+// notBuilt is a command of the design that this build does not have yet:
+// it says so and exits non-zero rather than pretend.
+func notBuilt(use, short, missing string) *cobra.Command {
+	return &cobra.Command{
+		Use:                use,
+		Short:              short + " (not built yet)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s is not built yet: this build of spklab lacks %s (see README.md, \"Status\")", cmd.CommandPath(), missing)}
+		},
 	}
-	cmds := make([]*cobra.Command, 0, len(planned))
-	for _, p := range planned {
-		p := p
-		cmds = append(cmds, &cobra.Command{
-			Use:                p.use,
-			Short:              p.short + " (not built yet)",
-			DisableFlagParsing: true,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s is not built yet: this build of spklab lacks %s (see README.md, \"Status\")", cmd.CommandPath(), p.missing)}
-			},
-		})
-	}
-	return cmds
 }
 
 // Lab runtimes.
