@@ -41,9 +41,10 @@ fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parse
 	$(GO) test ./lab/frr -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./e2e/framework -run '^$$' -fuzz '^FuzzParseHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
-generate: build proto ## rewrite docker-compose.yaml and frr/ from the default topology, and the generated Go code
+generate: build proto ## rewrite docker-compose.yaml and frr/ from the default topology, the CRDs, deepcopy and gRPC code
 	$(SPKLAB) render compose --topology default > docker-compose.yaml
 	$(SPKLAB) render frr --topology default -d frr
+	$(GO) generate ./spk ./manifests
 
 # The TMM API's Go code, from tmm.proto with Debian's protoc and the plugin
 # versions go.mod pins (go tool).
