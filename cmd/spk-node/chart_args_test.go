@@ -1,0 +1,27 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/spklab/spklab/lab/spkchart"
+)
+
+// TestChartArgsAreAccepted renders the Helm chart and parses the args its
+// DaemonSet gives this binary with the binary's own flags: a flag renamed on
+// one side only fails here, not in a cluster.
+func TestChartArgsAreAccepted(t *testing.T) {
+	m, err := spkchart.Render(spkchart.DefaultNamespace, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args, err := m.ContainerArgs("DaemonSet", spkchart.NodeAgentDaemonSet, "spk-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(args) == 0 {
+		t.Fatal("the chart gives no args")
+	}
+	if err := newRoot().ParseFlags(args); err != nil {
+		t.Fatalf("spk-node refuses the chart's args %q: %v", args, err)
+	}
+}
