@@ -1,0 +1,60 @@
+// Package docker is the lab's small wrapper over the Docker Engine API
+// (the SDK client, API version negotiated down to the daemon's): images,
+// classic (non-BuildKit) builds with parsed output, import, save/load,
+// throwaway containers and networks. Every error says what was attempted.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+)
+
+// Client talks to one Docker daemon.
+type Client struct {
+	api *client.Client
+}
+
+// New connects to the daemon named by the environment (DOCKER_HOST, else
+// the local socket) and negotiates the API version on first use.
+func New() (*Client, error) {
+	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return &Client{api: api}, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.api.Close() }
+
+// Version is what the daemon says about itself.
+type Version struct {
+	Server     string // engine version, e.g. 20.10.24+dfsg1
+	APIVersion string // the API version in use after negotiation
+	OS, Arch   string
+}
+
+// Ping checks that the daemon answers and returns its version.
+func (c *Client) Ping(ctx context.Context) (Version, error) {
+	if _, err := c.api.Ping(ctx); err != nil {
+		return Version{}, fmt.Errorf("docker ping: %w", err)
+	}
+	v, err := c.api.ServerVersion(ctx)
+	if err != nil {
+		return Version{}, fmt.Errorf("docker version: %w", err)
+	}
+	return Version{Server: v.Version, APIVersion: c.api.ClientVersion(), OS: v.Os, Arch: v.Arch}, nil
+}
+
+// IsNotFound reports whether err says an object (image, container,
+// network) does not exist.
+func IsNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
+
+// IsUnreachable reports whether err is a failure to reach the daemon.
+func IsUnreachable(err error) bool {
+	return client.IsErrConnectionFailed(err) || errors.Is(err, context.DeadlineExceeded)
+}
