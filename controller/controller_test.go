@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -84,6 +85,22 @@ func (r *rig) create(obj client.Object) {
 	r.t.Helper()
 	if err := r.c.Create(r.ctx(), obj); err != nil {
 		r.t.Fatalf("creating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
+	}
+}
+
+// update re-reads obj, applies mutate and writes it, retrying when the
+// controller's status writes got in between (a conflict).
+func (r *rig) update(obj client.Object, mutate func()) {
+	r.t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := r.c.Get(r.ctx(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return r.c.Update(r.ctx(), obj)
+	})
+	if err != nil {
+		r.t.Fatalf("updating %T %s/%s: %v", obj, obj.GetNamespace(), obj.GetName(), err)
 	}
 }
 
@@ -445,15 +462,11 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 		var worst time.Duration
 		for i := range 5 {
 			ip := fmt.Sprintf("10.244.3.%d", 100+i)
-			var es discoveryv1.EndpointSlice
-			if err := r.c.Get(r.ctx(), client.ObjectKey{Namespace: "red", Name: "nginx-app-svc-abcde"}, &es); err != nil {
-				t.Fatal(err)
-			}
-			es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: ptr.To("bnk-worker3")})
+			es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "red", Name: "nginx-app-svc-abcde"}}
 			start := time.Now()
-			if err := r.c.Update(r.ctx(), &es); err != nil {
-				t.Fatal(err)
-			}
+			r.update(es, func() {
+				es.Endpoints = append(es.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, NodeName: ptr.To("bnk-worker3")})
+			})
 			want := ip + ":80@198.18.100.5"
 			eventually(t, 5*time.Second, "new endpoint in both replicas", func() error {
 				for i, tmm := range r.tmms {
@@ -470,14 +483,8 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 			t.Fatalf("endpoint change took %s to reach the replicas, limit 1 s", worst)
 		}
 		// A not-ready endpoint leaves the pool.
-		var es discoveryv1.EndpointSlice
-		if err := r.c.Get(r.ctx(), client.ObjectKey{Namespace: "red", Name: "nginx-app-svc-abcde"}, &es); err != nil {
-			t.Fatal(err)
-		}
-		es.Endpoints[len(es.Endpoints)-1].Conditions.Ready = ptr.To(false)
-		if err := r.c.Update(r.ctx(), &es); err != nil {
-			t.Fatal(err)
-		}
+		es := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: "red", Name: "nginx-app-svc-abcde"}}
+		r.update(es, func() { es.Endpoints[len(es.Endpoints)-1].Conditions.Ready = ptr.To(false) })
 		eventually(t, 2*time.Second, "not-ready endpoint removed", func() error {
 			if slices.Contains(members(r.tmms[1].Config(), "198.19.19.100"), "10.244.3.104:80@198.18.100.5") {
 				return errors.New("still in the pool")
@@ -488,10 +495,7 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 
 	t.Run("a CR update is pushed and its conditions follow the generation", func(t *testing.T) {
 		in := r.ingress("red", "red-ingress")
-		in.Spec.IdleTimeout = 600
-		if err := r.c.Update(r.ctx(), in); err != nil {
-			t.Fatal(err)
-		}
+		r.update(in, func() { in.Spec.IdleTimeout = 600 })
 		eventually(t, 3*time.Second, "idle timeout 600 in both replicas and Programmed for the new generation", func() error {
 			for i, tmm := range r.tmms {
 				for _, vs := range tmm.Config().VirtualServers {
@@ -534,6 +538,76 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 			}
 			return r.allProgrammed()
 		})
+	})
+
+	t.Run("every kind: create, update and delete reach the replicas", func(t *testing.T) {
+		spkNS := topology.Default().SPK.Namespace
+		inBoth := func(what string, ok func(cfg *config.Config) bool) {
+			t.Helper()
+			eventually(t, 3*time.Second, what, func() error {
+				for i, tmm := range r.tmms {
+					if !ok(tmm.Config()) {
+						return fmt.Errorf("replica %d does not show it yet", i)
+					}
+				}
+				return r.allProgrammed()
+			})
+		}
+		// F5SPKStaticRoute: create, update, delete.
+		route := &spk.F5SPKStaticRoute{
+			ObjectMeta: metav1.ObjectMeta{Namespace: spkNS, Name: "to-lab-net"},
+			Spec:       spk.F5SPKStaticRouteSpec{Destination: "198.51.100.0", PrefixLen: 24, Gateway: "192.0.2.250"},
+		}
+		r.create(route)
+		hasRoute := func(prefix string) func(*config.Config) bool {
+			return func(cfg *config.Config) bool {
+				return slices.ContainsFunc(cfg.Routes, func(rt config.Route) bool { return rt.Prefix.String() == prefix })
+			}
+		}
+		inBoth("static route created", hasRoute("198.51.100.0/24"))
+		r.update(route, func() { route.Spec.Destination, route.Spec.PrefixLen = "198.51.100.128", 25 })
+		inBoth("static route updated", func(cfg *config.Config) bool {
+			return hasRoute("198.51.100.128/25")(cfg) && !hasRoute("198.51.100.0/24")(cfg)
+		})
+		if err := r.c.Delete(r.ctx(), route); err != nil {
+			t.Fatal(err)
+		}
+		inBoth("static route deleted", func(cfg *config.Config) bool { return len(cfg.Routes) == 0 })
+
+		// F5SPKVlan: update (MTU).
+		vlan := &spk.F5SPKVlan{ObjectMeta: metav1.ObjectMeta{Namespace: spkNS, Name: objs.VLANs[0].Name}}
+		r.update(vlan, func() { vlan.Spec.MTU = 9000 })
+		inBoth("VLAN MTU 9000", func(cfg *config.Config) bool {
+			return slices.ContainsFunc(cfg.VLANs, func(v config.VLAN) bool { return v.Name == vlan.Spec.Name && v.MTU == 9000 })
+		})
+
+		// F5SPKSnatpool: update (replica 1's row), seen only by replica 1.
+		pool := &spk.F5SPKSnatpool{ObjectMeta: metav1.ObjectMeta{Namespace: spkNS, Name: "red-snat"}}
+		r.update(pool, func() { pool.Spec.AddressList[1] = []string{"192.0.2.105", "2001::192:0:2:105"} })
+		redSNAT := func(cfg *config.Config) string {
+			for _, tn := range cfg.Tenants {
+				if tn.Namespace == "red" && len(tn.SNAT) > 0 {
+					return tn.SNAT[0].String()
+				}
+			}
+			return ""
+		}
+		inBoth("snatpool row 1 changed", func(cfg *config.Config) bool {
+			return redSNAT(cfg) == []string{"192.0.2.100", "192.0.2.105"}[cfg.Replica]
+		})
+
+		// F5SPKEgress: delete, re-create.
+		var egress spk.F5SPKEgress
+		if err := r.c.Get(r.ctx(), client.ObjectKey{Namespace: "red", Name: "red-egress"}, &egress); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.c.Delete(r.ctx(), &egress); err != nil {
+			t.Fatal(err)
+		}
+		inBoth("red egress tenant gone", func(cfg *config.Config) bool { return redSNAT(cfg) == "" })
+		egress.ResourceVersion, egress.UID, egress.Status = "", "", spk.Status{}
+		r.create(&egress)
+		inBoth("red egress tenant back", func(cfg *config.Config) bool { return redSNAT(cfg) != "" })
 	})
 
 	t.Run("cross-object errors are Accepted=False with the reason; the rest stays Programmed", func(t *testing.T) {
@@ -591,10 +665,7 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 	t.Run("a replica that does not answer keeps Programmed False, naming it", func(t *testing.T) {
 		r.tmms[1].Stop()
 		in := r.ingress("red", "red-ingress")
-		in.Spec.IdleTimeout = 900
-		if err := r.c.Update(r.ctx(), in); err != nil {
-			t.Fatal(err)
-		}
+		r.update(in, func() { in.Spec.IdleTimeout = 900 })
 		eventually(t, 5*time.Second, "Programmed=False naming replica 1", func() error {
 			c, err := condition(r.ingress("red", "red-ingress"), spk.ConditionProgrammed)
 			if err != nil {
