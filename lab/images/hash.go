@@ -1,6 +1,7 @@
 package images
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,9 +9,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
+	"strings"
 )
 
 // Hash accumulates the inputs of an image build. Every value is written
@@ -111,11 +113,11 @@ func (h *Hash) Dir(dir string) *Hash {
 	return h
 }
 
-// Module adds a Go module's path and version as this program was built
-// with them (go.mod's choice), e.g. "sigs.k8s.io/kind". A module the
-// program does not depend on is an error: its version would be unknown.
-func (h *Hash) Module(path string) *Hash {
-	v, err := ModuleVersion(path)
+// Module adds a Go module's path and version as the main module in dir
+// requires it (go.mod's choice, replacements included), e.g.
+// "sigs.k8s.io/kind".
+func (h *Hash) Module(ctx context.Context, dir, path string) *Hash {
+	v, err := ModuleVersion(ctx, dir, path)
 	if err != nil {
 		h.fail(err)
 		return h
@@ -150,21 +152,16 @@ func fileSum(path string) ([]byte, error) {
 	return s.Sum(nil), nil
 }
 
-// ModuleVersion returns the version (with its replacement, if any) of a
-// module this program was built with.
-func ModuleVersion(path string) (string, error) {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "", fmt.Errorf("module %s: this program has no build info", path)
+// ModuleVersion returns the version of a module the main module in dir
+// requires (`go list -m`), with its replacement if any.
+func ModuleVersion(ctx context.Context, dir, path string) (string, error) {
+	cmd := exec.CommandContext(ctx, goTool(), "list", "-m", "-f", "{{.Version}}{{with .Replace}} => {{.Path}} {{.Version}}{{end}}", path)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("version of module %s (go list -m in %s): %w: %s", path, orDot(dir), err, strings.TrimSpace(stderr.String()))
 	}
-	for _, m := range bi.Deps {
-		if m.Path != path {
-			continue
-		}
-		if m.Replace != nil {
-			return m.Version + " => " + m.Replace.Path + " " + m.Replace.Version, nil
-		}
-		return m.Version, nil
-	}
-	return "", fmt.Errorf("module %s: not a dependency of this program", path)
+	return strings.TrimSpace(string(out)), nil
 }
