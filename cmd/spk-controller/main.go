@@ -8,17 +8,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/spklab/spklab/controller"
+	"github.com/spklab/spklab/internal/kubeclient"
 	"github.com/spklab/spklab/internal/version"
 	"github.com/spklab/spklab/spk"
 )
@@ -45,13 +42,11 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var lv slog.Level
-			if err := lv.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			log, err := kubeclient.Logger(logLevel)
+			if err != nil {
+				return err
 			}
-			h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})
-			opts.Log = slog.New(h)
-			ctrl.SetLogger(logr.FromSlogHandler(h))
+			opts.Log = log
 
 			sel, err := labels.Parse(selector)
 			if err != nil {
@@ -72,7 +67,7 @@ func newRoot() *cobra.Command {
 					return fmt.Errorf("%s has problems:\n%w", valuesFile, err)
 				}
 			}
-			cfg, err := restConfig(kubeconfig)
+			cfg, err := kubeclient.RESTConfig(kubeconfig)
 			if err != nil {
 				return err
 			}
@@ -100,21 +95,4 @@ func newRoot() *cobra.Command {
 	f.DurationVar(&opts.PushTimeout, "push-timeout", 0, "how long a replica may take to answer a push (default 3s)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
-}
-
-// restConfig is the --kubeconfig file, else the in-cluster config, else
-// the usual kubeconfig rules.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("finding the API server (no --kubeconfig, not in a cluster): %w", err)
-	}
-	return cfg, nil
 }

@@ -8,16 +8,13 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/spklab/spklab/internal/kubeclient"
 	"github.com/spklab/spklab/internal/version"
 	"github.com/spklab/spklab/lab/tenantnet"
 	"github.com/spklab/spklab/nodeagent"
@@ -48,13 +45,11 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var lv slog.Level
-			if err := lv.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			log, err := kubeclient.Logger(logLevel)
+			if err != nil {
+				return err
 			}
-			h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})
-			opts.Log = slog.New(h)
-			ctrl.SetLogger(logr.FromSlogHandler(h))
+			opts.Log = log
 
 			if cleanup {
 				if err := tenantnet.Remove(); err != nil {
@@ -73,7 +68,7 @@ func newRoot() *cobra.Command {
 				}
 				opts.ClusterCIDRs = append(opts.ClusterCIDRs, p.Masked())
 			}
-			cfg, err := restConfig(kubeconfig)
+			cfg, err := kubeclient.RESTConfig(kubeconfig)
 			if err != nil {
 				return err
 			}
@@ -99,21 +94,4 @@ func newRoot() *cobra.Command {
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&cleanup, "cleanup", false, "remove every device and rule the agent made, and exit (for uninstall hooks)")
 	return cmd
-}
-
-// restConfig is the --kubeconfig file, else the in-cluster config, else
-// the usual kubeconfig rules.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("finding the API server (no --kubeconfig, not in a cluster): %w", err)
-	}
-	return cfg, nil
 }

@@ -31,3 +31,13 @@ func (m *Manifest) ContainerArgs(kind, name, container string) ([]string, error)
 	}
 	return nil, fmt.Errorf("%s %s has no container %s", kind, name, container)
 }
+
+// DefaultContainerArgs renders the chart with its default values and
+// returns a container's args (ContainerArgs).
+func DefaultContainerArgs(kind, name, container string) ([]string, error) {
+	m, err := Render(DefaultNamespace, nil)
+	if err != nil {
+		return nil, err
+	}
+	return m.ContainerArgs(kind, name, container)
+}
