@@ -20,6 +20,9 @@ const (
 	etcdVersion = "3.5.16"
 	// The commit of etcd's server/v3.5.16 tag (from the module proxy's origin record).
 	etcdCommit = "f20bbadd404b57c776d1e8876cefd1ac29b03fb5"
+	// CoreDNS v1.11.3 is what kubeadm v1.32.0 deploys; its tag's commit.
+	corednsVersion = "v1.11.3"
+	corednsCommit  = "a7ed346585e30b99317d36e4d007b7b19a228ea5"
 )
 
 // catalog is the table of buildable binaries. Adding another Kubernetes
@@ -33,9 +36,20 @@ func catalog() map[string]binary {
 		// The controller tests run `kubectl wait --for=condition=Programmed`
 		// itself: the semantics students rely on, not a re-implementation.
 		kube("kubectl"),
+		// The kind node image (lab/images/kindnode) carries the rest of a
+		// kubeadm node: kubelet and kubeadm on the node, the others as images.
+		kube("kubelet"),
+		kube("kubeadm"),
+		kube("kube-controller-manager"),
+		kube("kube-scheduler"),
+		kube("kube-proxy"),
 		{
 			name: "etcd", version: etcdVersion, wrapper: "etcd", pkg: "go.etcd.io/etcd/server/v3",
 			stamps: map[string]string{"go.etcd.io/etcd/api/v3/version.GitSHA": etcdCommit[:7]},
+		},
+		{
+			name: "coredns", version: corednsVersion, wrapper: "coredns", pkg: "github.com/coredns/coredns",
+			stamps: map[string]string{"github.com/coredns/coredns/coremain.GitCommit": corednsCommit[:7]},
 		},
 	}
 	m := make(map[string]binary, len(rows))
