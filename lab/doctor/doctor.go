@@ -50,19 +50,17 @@ type Result struct {
 	// Explanation says in plain words why it matters.
 	Explanation string `json:"explanation,omitempty"`
 	// Fix is the command that repairs it, or what --fix did.
-	Fix        string        `json:"fix,omitempty"`
-	Duration   time.Duration `json:"-"`
-	DurationMS float64       `json:"durationMs"`
+	Fix      string        `json:"fix,omitempty"`
+	Duration time.Duration `json:"-"`
 	// canFix says --fix knows how to repair this finding.
 	canFix bool
 }
 
 // Report is a whole doctor run.
 type Report struct {
-	Checks     []Result      `json:"checks"`
-	Fix        bool          `json:"fix"` // --fix was given
-	Duration   time.Duration `json:"-"`
-	DurationMS float64       `json:"durationMs"`
+	Checks   []Result      `json:"checks"`
+	Fix      bool          `json:"fix"` // --fix was given
+	Duration time.Duration `json:"-"`
 }
 
 // Blocking lists the IDs of checks whose problem stops the lab.
@@ -212,7 +210,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Checks = append(rep.Checks, runCheck(ctx, h, c))
 	}
 	rep.Duration = time.Since(start)
-	rep.DurationMS = millis(rep.Duration)
 	return rep, nil
 }
 
@@ -267,7 +264,6 @@ func runCheck(ctx context.Context, h *host, c check) Result {
 	r.ID, r.Title = c.id, c.title
 	r.Blocking = r.Status == StatusFail
 	r.Duration = time.Since(start)
-	r.DurationMS = millis(r.Duration)
 	h.log.Info("check", "id", c.id, "status", r.Status, "took", r.Duration.Round(time.Millisecond), "finding", r.Finding)
 	return r
 }

@@ -9,15 +9,27 @@ import (
 	"time"
 )
 
-// WriteJSON writes the report as indented JSON (for CI).
+// MarshalJSON adds the duration in milliseconds (to the microsecond).
+func (r Result) MarshalJSON() ([]byte, error) {
+	type plain Result
+	return json.Marshal(struct {
+		plain
+		DurationMS float64 `json:"durationMs"`
+	}{plain(r), millis(r.Duration)})
+}
+
+// WriteJSON writes the report as indented JSON (for CI): every check, the
+// IDs of the blocking ones and ok when there are none.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		*Report
-		OK       bool     `json:"ok"`
-		Blocking []string `json:"blocking"`
-	}{r, len(r.Blocking()) == 0, nonNil(r.Blocking())})
+		OK         bool     `json:"ok"`
+		Blocking   []string `json:"blocking"`
+		Fix        bool     `json:"fix"`
+		DurationMS float64  `json:"durationMs"`
+		Checks     []Result `json:"checks"`
+	}{len(r.Blocking()) == 0, nonNil(r.Blocking()), r.Fix, millis(r.Duration), r.Checks})
 }
 
 func nonNil(s []string) []string {
