@@ -23,14 +23,16 @@ type ContainerSpec struct {
 	User       string
 	Network    string     // a network name; "" is the default bridge
 	IP         netip.Addr // a fixed address on Network (user-defined networks only)
+	Hostname   string
 	CapAdd     []string
-	Binds      []string // host:container[:ro]
+	Binds      []string          // host:container[:ro]
+	Sysctls    map[string]string // namespaced ones (net.*)
 }
 
 // ContainerCreate creates (but does not start) a container and returns its ID.
 func (c *Client) ContainerCreate(ctx context.Context, s ContainerSpec) (string, error) {
-	cfg := &container.Config{Image: s.Image, Cmd: s.Cmd, Entrypoint: s.Entrypoint, Env: s.Env, Labels: s.Labels, User: s.User}
-	host := &container.HostConfig{CapAdd: s.CapAdd, Binds: s.Binds}
+	cfg := &container.Config{Image: s.Image, Cmd: s.Cmd, Entrypoint: s.Entrypoint, Env: s.Env, Labels: s.Labels, User: s.User, Hostname: s.Hostname}
+	host := &container.HostConfig{CapAdd: s.CapAdd, Binds: s.Binds, Sysctls: s.Sysctls}
 	var netCfg *network.NetworkingConfig
 	if s.Network != "" {
 		host.NetworkMode = container.NetworkMode(s.Network)
@@ -142,6 +144,39 @@ func (c *Client) Run(ctx context.Context, s ContainerSpec) (RunResult, error) {
 		return RunResult{ExitCode: code}, fmt.Errorf("running %s in %s: %w", strings.Join(s.Cmd, " "), s.Image, err)
 	}
 	return RunResult{ExitCode: code, Output: out}, nil
+}
+
+// Exec runs a command in a running container and returns how it ended (a
+// non-zero exit is not an error: look at ExitCode).
+func (c *Client) Exec(ctx context.Context, id string, cmd ...string) (RunResult, error) {
+	what := fmt.Sprintf("exec %s in container %s", strings.Join(cmd, " "), short(id))
+	ex, err := c.api.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%s: %w", what, err)
+	}
+	att, err := c.api.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%s: %w", what, err)
+	}
+	defer att.Close()
+	var out bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
+		return RunResult{Output: out.String()}, fmt.Errorf("%s: %w", what, err)
+	}
+	in, err := c.api.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		return RunResult{Output: out.String()}, fmt.Errorf("%s: %w", what, err)
+	}
+	return RunResult{ExitCode: in.ExitCode, Output: out.String()}, nil
+}
+
+// ContainerRunning reports whether a container is running.
+func (c *Client) ContainerRunning(ctx context.Context, id string) (bool, error) {
+	r, err := c.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("inspecting container %s: %w", short(id), err)
+	}
+	return r.State != nil && r.State.Running, nil
 }
 
 func short(id string) string {

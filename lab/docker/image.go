@@ -89,3 +89,12 @@ func (c *Client) ImagesWithLabel(ctx context.Context, key string) ([]ImageInfo, 
 	}
 	return out, nil
 }
+
+// ImageRemoveUnused removes an image (by ID or name) only if nothing uses
+// it: no container, no other name; the daemon's refusal is the error.
+func (c *Client) ImageRemoveUnused(ctx context.Context, ref string) error {
+	if _, err := c.api.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true}); err != nil {
+		return fmt.Errorf("removing image %s: %w", ref, err)
+	}
+	return nil
+}

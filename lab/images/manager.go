@@ -173,6 +173,9 @@ func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string
 			return done, fmt.Errorf("building image %s (%s): %w", img.Name, img.Ref, err)
 		}
 		m.log().Info("image built", "image", img.Name, "ref", img.Ref, "took", d.String())
+		if st.Present && st.ID != id {
+			m.removeReplaced(ctx, img, st.ID)
+		}
 		done = append(done, Built{Name: img.Name, Built: true, Reason: reason, Duration: d, ID: id})
 	}
 	return done, nil
@@ -207,6 +210,19 @@ func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[str
 		return "", fmt.Errorf("labelling %s: %w", img.Ref, err)
 	}
 	return id, nil
+}
+
+// removeReplaced removes the image a rebuild took the name from, so stale
+// builds do not pile up as dangling images. One still used (a container,
+// another tag, a child image) stays: the daemon refuses, which is fine.
+func (m *Manager) removeReplaced(ctx context.Context, img Image, oldID string) {
+	info, err := m.Docker.ImageInspect(ctx, oldID)
+	if err != nil || len(info.Tags) > 0 {
+		return
+	}
+	if err := m.Docker.ImageRemoveUnused(ctx, oldID); err != nil {
+		m.log().Debug("kept the replaced image", "image", img.Name, "id", oldID, "reason", err)
+	}
 }
 
 // Refs returns the images' Refs, in order.
