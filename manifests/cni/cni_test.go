@@ -110,10 +110,10 @@ func TestCalicoIsVXLANWithoutBIRDNATOrXDP(t *testing.T) {
 		env[e.Name] = e.Value
 	}
 	want := map[string]string{
-		"CALICO_IPV4POOL_IPIP":        "Never",
-		"CALICO_IPV4POOL_VXLAN":       "Always",
+		"CALICO_IPV4POOL_IPIP":         "Never",
+		"CALICO_IPV4POOL_VXLAN":        "Always",
 		"CALICO_IPV4POOL_NAT_OUTGOING": "false",
-		"FELIX_XDPENABLED":            "false",
+		"FELIX_XDPENABLED":             "false",
 	}
 	for k, v := range want {
 		if env[k] != v {
