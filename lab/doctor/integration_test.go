@@ -197,6 +197,22 @@ func TestPrivilegedFixIsIdempotentAndUndoable(t *testing.T) {
 		t.Fatalf("docker run --privileged: %v\n%s", err, out)
 	}
 
+	// docker exec goes through the wrapper's --process path.
+	cid, err := exec.Command(dockerCLI, "run", "-d", "--privileged", "--network", "none", ProbeImage, "/"+runcwrap.ProbeName, runcwrap.ProbeSleep).Output()
+	if err != nil {
+		t.Fatalf("docker run -d --privileged: %v", err)
+	}
+	id := strings.TrimSpace(string(cid))
+	defer exec.Command(dockerCLI, "rm", "-f", id).Run()
+	for _, priv := range []string{"--privileged=false", "--privileged"} {
+		start = time.Now()
+		out, err := exec.Command(dockerCLI, "exec", priv, id, "/"+runcwrap.ProbeName).CombinedOutput()
+		t.Logf("docker exec %s (%v): %s", priv, time.Since(start).Round(time.Millisecond), strings.TrimSpace(string(out)))
+		if err != nil || !strings.HasPrefix(string(out), runcwrap.ProbeGreeting) {
+			t.Errorf("docker exec %s into a privileged container: %v\n%s", priv, err, out)
+		}
+	}
+
 	// Twice: nothing changes.
 	wrapperState := stateOf(t, filepath.Join(InstallDir, runcwrap.WrapperName))
 	again, err := Run(ctx, fixCfg)

@@ -9,8 +9,8 @@
 // as a symlink named "runc".
 //
 // The same binary, run under the name spklab-probe, prints its capability
-// sets: the doctor puts it alone into a tiny image to test privileged
-// containers without a registry. Standard library only, so it is small,
+// sets (or, given "sleep", waits to be killed): the doctor puts it alone
+// into a tiny image to test privileged containers without a registry. Standard library only, so it is small,
 // static and quick to start (runc runs several times per container).
 package runcwrap
 
@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spklab/spklab/lab/doctor/capset"
 )
@@ -280,10 +281,19 @@ func RealRunc() (string, error) {
 	return p, nil
 }
 
+// ProbeSleep makes the probe stay up (until killed), so that tests can
+// docker exec into a privileged container.
+const ProbeSleep = "sleep"
+
 // Main runs the binary: the probe when called spklab-probe, else the
 // wrapper, which only returns if runc cannot be executed.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && filepath.Base(args[0]) == ProbeName {
+		if len(args) > 1 && args[1] == ProbeSleep {
+			for {
+				time.Sleep(time.Hour)
+			}
+		}
 		return probe(stdout, stderr)
 	}
 	inv := ParseArgs(args[1:])
