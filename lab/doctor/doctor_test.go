@@ -408,6 +408,13 @@ func TestInstallWrapperFilesIsIdempotent(t *testing.T) {
 	if changes, err := installWrapperFiles(src, inst, "/usr/bin/runc"); err != nil || len(changes) != 2 {
 		t.Errorf("new binary and runc: %v, %v", changes, err)
 	}
+	// Installing from the installed copy restores a lost runc link only.
+	if err := os.Remove(filepath.Join(inst, "runc")); err != nil {
+		t.Fatal(err)
+	}
+	if changes, err := installWrapperFiles(filepath.Join(inst, "spklab-runc"), inst, "/usr/bin/runc"); err != nil || len(changes) != 1 || !strings.Contains(changes[0], "linked") {
+		t.Errorf("from the installed copy: %v, %v", changes, err)
+	}
 	if entries, _ := os.ReadDir(inst); len(entries) != 2 {
 		t.Errorf("left temporary files: %v", entries)
 	}

@@ -197,6 +197,7 @@ func installWrapperFiles(source, dir, real string) ([]string, error) {
 		return nil, fmt.Errorf("reading %s: %w", source, err)
 	}
 	dst := filepath.Join(dir, runcwrap.WrapperName)
+	// The source may be the installed copy itself (nothing else found).
 	if cur, _, _ := readOptional(dst); !bytes.Equal(cur, bin) {
 		if err := writeAtomic(dst, bin, 0o755); err != nil {
 			return nil, fmt.Errorf("installing %s: %w", dst, err)
@@ -294,13 +295,9 @@ func (h *host) installWrapper(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var changes []string
-	if filepath.Clean(source) != installed {
-		c, err := installWrapperFiles(source, dir, real)
-		if err != nil {
-			return nil, err
-		}
-		changes = append(changes, c...)
+	changes, err := installWrapperFiles(source, dir, real)
+	if err != nil {
+		return nil, err
 	}
 	note, err := registerWrapper(d.ConfigFile, installed)
 	if err != nil {
