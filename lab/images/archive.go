@@ -125,7 +125,7 @@ func (m *Manager) Pull(ctx context.Context, imgs []Image) ([]string, error) {
 		cancel()
 		if err != nil {
 			if unreachable(err) {
-				return pulled, fmt.Errorf("%w (docker pull %s: %s); build the images instead: spklab images build", ErrNoRegistry, img.Pull, firstLine(err))
+				return pulled, fmt.Errorf("%w (%s); build the images instead: spklab images build", ErrNoRegistry, firstLine(err))
 			}
 			return pulled, fmt.Errorf("image %s: %w", img.Name, err)
 		}
