@@ -264,7 +264,7 @@ func runCheck(ctx context.Context, h *host, c check) Result {
 	r.ID, r.Title = c.id, c.title
 	r.Blocking = r.Status == StatusFail
 	r.Duration = time.Since(start)
-	h.log.Info("check", "id", c.id, "status", r.Status, "took", r.Duration.Round(time.Millisecond), "finding", r.Finding)
+	h.log.Debug("check", "id", c.id, "status", r.Status, "took", r.Duration.Round(time.Millisecond), "finding", r.Finding)
 	return r
 }
 
