@@ -34,6 +34,7 @@ const (
 	CheckInotify    = "inotify"
 	CheckSubnets    = "subnets"
 	CheckKernel     = "kernel"
+	CheckLinks      = "links"
 	CheckMemory     = "memory"
 	CheckDisk       = "disk"
 )
@@ -135,6 +136,7 @@ func checks() []check {
 		{CheckInotify, "inotify limits for kind", checkInotify, fixInotify},
 		{CheckSubnets, "Lab subnets are free", checkSubnets, nil},
 		{CheckKernel, "Kernel features", checkKernel, fixKernel},
+		{CheckLinks, "Network device types", checkLinks, nil},
 		{CheckMemory, "Free memory", checkMemory, nil},
 		{CheckDisk, "Free disk for images", checkDisk, nil},
 	}
