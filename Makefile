@@ -32,7 +32,7 @@ lint: ## gofmt check and go vet
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parser, the pipeline, the vtysh JSON and curl output parsers for FUZZTIME each
+fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parser, the pipeline, the vtysh JSON and curl output parsers and the runc wrapper's config filter for FUZZTIME each
 	$(GO) test ./topology -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./topology/render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./spk -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
@@ -40,6 +40,7 @@ fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parse
 	$(GO) test ./dataplane/engine -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./lab/frr -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./e2e/framework -run '^$$' -fuzz '^FuzzParseHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./lab/doctor/runcwrap -run '^$$' -fuzz '^FuzzFilterConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 generate: build proto ## rewrite docker-compose.yaml and frr/ from the default topology, the CRDs, deepcopy and gRPC code
 	$(SPKLAB) render compose --topology default > docker-compose.yaml
