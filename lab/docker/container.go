@@ -192,3 +192,11 @@ func orID(name, id string) string {
 	}
 	return short(id)
 }
+
+// ContainerStop stops a container (SIGTERM, then SIGKILL after 10 s).
+func (c *Client) ContainerStop(ctx context.Context, id string) error {
+	if err := c.api.ContainerStop(ctx, id, container.StopOptions{}); err != nil {
+		return fmt.Errorf("stopping container %s: %w", short(id), err)
+	}
+	return nil
+}

@@ -42,7 +42,7 @@ func (m *Manager) Save(ctx context.Context, file string, imgs []Image) error {
 	var w io.Writer = bw
 	var zw *gzip.Writer
 	if strings.HasSuffix(file, ".gz") {
-		zw = gzip.NewWriter(bw)
+		zw, _ = gzip.NewWriterLevel(bw, gzip.BestSpeed) // several times faster than the default, a few % bigger
 		w = zw
 	}
 	start := time.Now()
