@@ -234,7 +234,10 @@ func TestManagerSaveLoadPull(t *testing.T) {
 	}
 	up := scratchImage(prefix, "upstream", &one)
 	up.Pull = "docker.io/library/busybox:1.36"
-	t.Cleanup(func() { m.Docker.ImageRemove(context.Background(), up.Ref); m.Docker.ImageRemove(context.Background(), up.Pull) })
+	t.Cleanup(func() {
+		m.Docker.ImageRemove(context.Background(), up.Ref)
+		m.Docker.ImageRemove(context.Background(), up.Pull)
+	})
 	m.PullTimeout = 10 * time.Second
 	start := time.Now()
 	pulled, err := m.Pull(ctx, []Image{up})
