@@ -1,0 +1,65 @@
+// Package catalog assembles every image the lab needs for a topology: our
+// own (spkimages), the kind node and what it preloads (kindnode), and the
+// CNI images (cni), under the names the topology's images: block gives.
+package catalog
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spklab/spklab/lab/images"
+	"github.com/spklab/spklab/lab/images/kindnode"
+	"github.com/spklab/spklab/lab/images/spkimages"
+	"github.com/spklab/spklab/topology"
+)
+
+// Options tune Images; the zero value is ready to use.
+type Options struct {
+	// Spk configures our own images (source tree, binary cache, version);
+	// its Refs are taken from the topology.
+	Spk spkimages.Options
+	// Kind configures the kind node image's builds.
+	Kind kindnode.Options
+	// Log receives the builders' progress; nil discards it.
+	Log *slog.Logger
+}
+
+// Images returns every image the lab runs for topo, dependency-first
+// within each group: the Debian base and our images, then the kind node
+// and its preloaded images.
+func Images(topo *topology.Topology, o Options) ([]images.Image, error) {
+	if topo == nil {
+		return nil, fmt.Errorf("image catalog: no topology")
+	}
+	if v := topo.Cluster.KubernetesVersion; v != "" && v != kindnode.KubeVersion {
+		return nil, fmt.Errorf("image catalog: cluster.kubernetesVersion %s: the node image is built for Kubernetes %s only", v, kindnode.KubeVersion)
+	}
+	im := topo.Images
+	spk := o.Spk
+	spk.Refs = spkimages.Refs{
+		Router: im.Router, Client: im.Client, App: im.App, Syslog: im.Syslog,
+		TMM: im.TMM, Controller: im.Controller, NodeAgent: im.NodeAgent,
+	}
+	out, err := spkimages.Images(spk)
+	if err != nil {
+		return nil, err
+	}
+	kind := o.Kind
+	if kind.Log == nil {
+		kind.Log = o.Log
+	}
+	for _, img := range kindnode.Images(kind) {
+		// The topology names the node image the cluster runs; a registry
+		// would still serve it as kind's own (img.Pull).
+		if img.Name == kindnode.NameNode && im.Node != "" {
+			img.Ref = im.Node
+		}
+		out = append(out, img)
+	}
+	// TODO(lead): append cni.Images(...) (Calico, Multus, CNI plugins) once
+	// lab/images/cni is committed by the kind helper.
+	if _, err := images.Order(out, nil); err != nil {
+		return nil, fmt.Errorf("image catalog: %w", err)
+	}
+	return out, nil
+}
