@@ -186,7 +186,11 @@ func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[str
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := removeScratch(dir); err != nil {
+			m.log().Error("build directory left behind", "image", img.Name, "err", err)
+		}
+	}()
 	needs := map[string]string{}
 	for _, n := range img.Needs {
 		needs[n] = refs[n]

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/spklab/spklab/lab/docker"
 	"github.com/spklab/spklab/lab/images"
@@ -146,7 +148,15 @@ func debianImage(ref, aptRoot string) images.Image {
 			var tailBuf tailWriter
 			cmd.Stdout = io.MultiWriter(outputOr(b.Output), &tailBuf)
 			cmd.Stderr = cmd.Stdout
-			if err := cmd.Run(); err != nil {
+			// On interrupt, SIGTERM lets debootstrap unmount the target's
+			// /proc and /sys itself; whatever is left is detached below.
+			cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+			cmd.WaitDelay = 15 * time.Second
+			err = cmd.Run()
+			if uerr := images.UnmountUnder(root); uerr != nil && err == nil {
+				err = uerr
+			}
+			if err != nil {
 				return fmt.Errorf("debootstrap --variant=minbase %s (Debian package debootstrap, root): %w\n%s", suite, err, tailBuf.String())
 			}
 			if err := prepareRootfs(root, sources, acquire); err != nil {
