@@ -95,14 +95,14 @@ func (m *Manager) Load(ctx context.Context, file string) ([]string, error) {
 // ErrNoRegistry is returned by Pull when no registry answers.
 var ErrNoRegistry = errors.New("no registry reachable")
 
-// Pull pulls, for every image that has a Pull reference and is not present
-// and current, that reference (tagging it Ref when they differ). The first
-// pull is bounded by PullTimeout: when it cannot reach its registry, Pull
-// returns at once with one line wrapping ErrNoRegistry and pointing at
-// `spklab images build`. It returns the names it pulled.
+// Pull pulls, for every image that has a Pull reference and is not
+// present, that reference (tagging it Ref when they differ). It looks only
+// at presence, not at inputs, so it starts at once. The first pull is
+// bounded by PullTimeout: when it cannot reach its registry, Pull returns
+// with one line wrapping ErrNoRegistry and pointing at `spklab images
+// build`. It returns the names it pulled.
 func (m *Manager) Pull(ctx context.Context, imgs []Image) ([]string, error) {
-	states, err := m.Status(ctx, imgs)
-	if err != nil {
+	if _, err := index(imgs); err != nil {
 		return nil, err
 	}
 	timeout := m.PullTimeout
@@ -110,9 +110,15 @@ func (m *Manager) Pull(ctx context.Context, imgs []Image) ([]string, error) {
 		timeout = 15 * time.Second
 	}
 	var pulled []string
-	for i, st := range states {
-		img := st.Image
-		if img.Pull == "" || st.Current {
+	for _, img := range imgs {
+		if img.Pull == "" {
+			continue
+		}
+		present, err := m.Docker.ImageExists(ctx, img.Ref)
+		if err != nil {
+			return pulled, fmt.Errorf("image %s: %w", img.Name, err)
+		}
+		if present {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, timeout)
@@ -121,7 +127,7 @@ func (m *Manager) Pull(ctx context.Context, imgs []Image) ([]string, error) {
 			cancel()
 			pctx, cancel = context.WithCancel(ctx)
 		}
-		err := m.Docker.Pull(pctx, img.Pull)
+		err = m.Docker.Pull(pctx, img.Pull)
 		cancel()
 		if err != nil {
 			if unreachable(err) {
@@ -134,7 +140,7 @@ func (m *Manager) Pull(ctx context.Context, imgs []Image) ([]string, error) {
 				return pulled, fmt.Errorf("image %s: %w", img.Name, err)
 			}
 		}
-		m.log().Info("image pulled", "image", img.Name, "ref", img.Ref, "n", i+1)
+		m.log().Info("image pulled", "image", img.Name, "ref", img.Ref)
 		pulled = append(pulled, img.Name)
 	}
 	return pulled, nil
