@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/spklab/spklab/lab/images"
+	"github.com/spklab/spklab/lab/images/cni"
 	"github.com/spklab/spklab/lab/images/kindnode"
 	"github.com/spklab/spklab/lab/images/spkimages"
 	"github.com/spklab/spklab/topology"
@@ -24,15 +25,25 @@ type Options struct {
 	Log *slog.Logger
 }
 
-// Images returns every image the lab runs for topo, dependency-first
-// within each group: the Debian base and our images, then the kind node
-// and its preloaded images.
+// Images returns every image the lab runs for topo, in groups: the Debian
+// base and our images, the kind node and its preloaded images, the CNI
+// images. Images of versions other than those the builders know (the
+// topology's cluster.kubernetesVersion and cni.*Version) are an error.
 func Images(topo *topology.Topology, o Options) ([]images.Image, error) {
 	if topo == nil {
 		return nil, fmt.Errorf("image catalog: no topology")
 	}
 	if v := topo.Cluster.KubernetesVersion; v != "" && v != kindnode.KubeVersion {
 		return nil, fmt.Errorf("image catalog: cluster.kubernetesVersion %s: the node image is built for Kubernetes %s only", v, kindnode.KubeVersion)
+	}
+	for _, v := range []struct{ field, got, built string }{
+		{"cni.calicoVersion", topo.CNI.CalicoVersion, cni.CalicoVersion},
+		{"cni.multusVersion", topo.CNI.MultusVersion, cni.MultusVersion},
+		{"cni.cniPluginsVersion", topo.CNI.CNIPluginsVersion, cni.PluginsVersion},
+	} {
+		if v.got != "" && v.got != v.built {
+			return nil, fmt.Errorf("image catalog: %s %s: the images are built for %s only", v.field, v.got, v.built)
+		}
 	}
 	im := topo.Images
 	spk := o.Spk
@@ -56,8 +67,7 @@ func Images(topo *topology.Topology, o Options) ([]images.Image, error) {
 		}
 		out = append(out, img)
 	}
-	// TODO(lead): append cni.Images(...) (Calico, Multus, CNI plugins) once
-	// lab/images/cni is committed by the kind helper.
+	out = append(out, cni.Images(cni.Options{Log: o.Log})...)
 	if _, err := images.Order(out, nil); err != nil {
 		return nil, fmt.Errorf("image catalog: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/spklab/spklab/lab/images"
+	"github.com/spklab/spklab/lab/images/cni"
 	"github.com/spklab/spklab/lab/images/kindnode"
 	"github.com/spklab/spklab/lab/images/spkimages"
 	"github.com/spklab/spklab/topology"
@@ -55,6 +56,18 @@ func TestImagesFollowTheTopology(t *testing.T) {
 		t.Error(err)
 	}
 
+	for _, n := range []string{cni.NameCalicoNode, cni.NameMultus, cni.NamePlugins} {
+		if _, ok := byName[n]; !ok {
+			t.Errorf("%s is not in the catalog", n)
+		}
+	}
+
+	multus := topo.CNI.MultusVersion
+	topo.CNI.MultusVersion = "v4.2.1"
+	if _, err := Images(topo, Options{}); err == nil || !strings.Contains(err.Error(), "cni.multusVersion v4.2.1") {
+		t.Errorf("another Multus version: %v", err)
+	}
+	topo.CNI.MultusVersion = multus
 	topo.Cluster.KubernetesVersion = "v1.31.0"
 	if _, err := Images(topo, Options{}); err == nil || !strings.Contains(err.Error(), "v1.31.0") {
 		t.Errorf("another Kubernetes version: %v", err)
