@@ -59,17 +59,23 @@ func TestHashStableAndSensitive(t *testing.T) {
 		}
 	}
 
-	for name, edit := range map[string]func(){
-		"binary bytes":  func() { os.WriteFile(file, []byte("binary v2"), 0o755) },
-		"tree contents": func() { os.WriteFile(filepath.Join(sub, "a", "x"), []byte("x2"), 0o644) },
-		"tree exec bit": func() { os.Chmod(filepath.Join(sub, "y"), 0o755) },
-		"tree new file": func() { os.WriteFile(filepath.Join(sub, "z"), nil, 0o644) },
-		"tree rename":   func() { os.Rename(filepath.Join(sub, "y"), filepath.Join(sub, "a", "y")) },
+	// In order: each edit builds on the tree the previous one left.
+	for _, e := range []struct {
+		name string
+		edit func() error
+	}{
+		{"binary bytes", func() error { return os.WriteFile(file, []byte("binary v2"), 0o755) }},
+		{"tree contents", func() error { return os.WriteFile(filepath.Join(sub, "a", "x"), []byte("x2"), 0o644) }},
+		{"tree exec bit", func() error { return os.Chmod(filepath.Join(sub, "y"), 0o755) }},
+		{"tree new file", func() error { return os.WriteFile(filepath.Join(sub, "z"), nil, 0o644) }},
+		{"tree rename", func() error { return os.Rename(filepath.Join(sub, "y"), filepath.Join(sub, "a", "y")) }},
 	} {
 		before := sum(t, base())
-		edit()
+		if err := e.edit(); err != nil {
+			t.Fatalf("%s: %v", e.name, err)
+		}
 		if after := sum(t, base()); after == before {
-			t.Errorf("%s: hash unchanged", name)
+			t.Errorf("%s: hash unchanged", e.name)
 		}
 	}
 
