@@ -1,5 +1,5 @@
 // Package cni embeds the pod networking manifests of the kind lab: Calico
-// (VXLAN, no BIRD, no outgoing NAT, no XDP), Multus thin and the CNI
+// (VXLAN across subnets, no BIRD, no outgoing NAT, no XDP), Multus thin and the CNI
 // reference plugins. Every image they name is built offline by
 // lab/images/cni (or lab/images/kindnode for pause).
 package cni

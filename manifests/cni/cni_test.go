@@ -111,7 +111,7 @@ func TestCalicoIsVXLANWithoutBIRDNATOrXDP(t *testing.T) {
 	}
 	want := map[string]string{
 		"CALICO_IPV4POOL_IPIP":         "Never",
-		"CALICO_IPV4POOL_VXLAN":        "Always",
+		"CALICO_IPV4POOL_VXLAN":        "CrossSubnet",
 		"CALICO_IPV4POOL_NAT_OUTGOING": "false",
 		"FELIX_XDPENABLED":             "false",
 	}
