@@ -46,6 +46,10 @@ func baseEnv() []string {
 	return []string{"GOWORK=off", "GOFLAGS=-mod=readonly -buildvcs=false", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
 }
 
+// stripFlags drop the symbol table and DWARF: a third of each binary, and
+// every node loads these images.
+const stripFlags = "-s -w"
+
 // hash adds everything that decides the wrapper's binaries.
 func (w wrapper) hash(h *images.Hash) error {
 	err := fs.WalkDir(wrapperFiles, path.Join("wrappers", w.dir), func(p string, d fs.DirEntry, err error) error {
@@ -62,7 +66,7 @@ func (w wrapper) hash(h *images.Hash) error {
 	if err != nil {
 		return fmt.Errorf("wrapper %s: %w", w.dir, err)
 	}
-	h.String("go", runtime.Version()).Strings("env", append(baseEnv(), w.env...)...)
+	h.String("go", runtime.Version()).String("strip", stripFlags).Strings("env", append(baseEnv(), w.env...)...)
 	for _, b := range w.binaries {
 		h.Strings("binary", b.name, b.pkg, fmt.Sprint(b.cgo), b.ldflags).Strings("binary env", b.env...)
 	}
@@ -101,7 +105,7 @@ func (w wrapper) build(ctx context.Context, b *images.Builder, out string) (map[
 		env := append(append(baseEnv(), w.env...), bin.env...)
 		p, err := b.GoBuild(ctx, images.GoBuild{
 			Package: bin.pkg, Dir: src, Out: filepath.Join(out, bin.name),
-			CGO: bin.cgo, Ldflags: bin.ldflags, Env: env,
+			CGO: bin.cgo, Ldflags: strings.TrimSpace(stripFlags + " " + bin.ldflags), Env: env,
 		})
 		if err != nil {
 			return nil, err
