@@ -54,7 +54,8 @@ const calicoCommit = "393b14e729a6"
 
 // Options tune Images. The zero value is ready to use.
 type Options struct {
-	// Log receives progress; nil discards it.
+	// Log is for the catalog's symmetry with the other image packages:
+	// builds report through the Builder's log.
 	Log *slog.Logger
 }
 

@@ -53,12 +53,15 @@ type Options struct {
 	// Kubebin is where Kubernetes, etcd and CoreDNS binaries are built and
 	// cached (lab/kubebin); its zero value is the user cache.
 	Kubebin kubebin.Options
-	// Log receives progress; nil discards it.
+	// Log receives kubebin's build progress when Kubebin.Log is nil.
 	Log *slog.Logger
 }
 
 // Images returns the node image and what it is built from.
 func Images(opts Options) []images.Image {
+	if opts.Kubebin.Log == nil {
+		opts.Kubebin.Log = opts.Log
+	}
 	bins := &kubeBins{opts: opts.Kubebin}
 	out := []images.Image{
 		pauseImage(),
