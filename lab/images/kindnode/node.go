@@ -35,6 +35,7 @@ func preloaded() []string {
 // a host-path StorageClass that needs no image.
 func nodeDockerfile(base string) string {
 	return `FROM ` + base + ` AS preload
+LABEL ` + preloadStageLabel + `=` + NameNode + `
 COPY images.tar /preload/images.tar
 RUN containerd >/tmp/containerd.log 2>&1 & pid=$!; \
     for i in $(seq 1 100); do [ -S /run/containerd/containerd.sock ] && break; sleep 0.1; done; \
@@ -96,9 +97,34 @@ func nodeImage(bins *kubeBins) images.Image {
 				}
 				files = append(files, docker.File{Name: "bin/" + n, Mode: 0o755, Path: real})
 			}
-			return b.DockerBuild(ctx, nodeDockerfile(base), files, nil)
+			if err := b.DockerBuild(ctx, nodeDockerfile(base), files, nil); err != nil {
+				return err
+			}
+			return removePreloadStages(ctx, b.Docker)
 		},
 	}
+}
+
+// preloadStageLabel marks the preload stage's image, which the classic
+// builder keeps (untagged, as big as the node image) after the build.
+const preloadStageLabel = "io.spklab.build-stage"
+
+// removePreloadStages removes the kept preload stages: nothing uses them
+// once the node image exists.
+func removePreloadStages(ctx context.Context, d *docker.Client) error {
+	stages, err := d.ImagesWithLabel(ctx, preloadStageLabel)
+	if err != nil {
+		return err
+	}
+	for _, st := range stages {
+		if st.Labels[preloadStageLabel] != NameNode || len(st.Tags) > 0 && st.Tags[0] != "<none>:<none>" {
+			continue
+		}
+		if err := d.ImageRemove(ctx, st.ID); err != nil {
+			return fmt.Errorf("removing the node build's preload stage: %w", err)
+		}
+	}
+	return nil
 }
 
 func saveImages(ctx context.Context, d *docker.Client, refs []string, file string) error {
