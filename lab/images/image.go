@@ -42,10 +42,11 @@ type Image struct {
 	Build func(ctx context.Context, b *Builder) error
 }
 
-// HowObtained is "pull" when a registry can serve the image, else "build".
+// HowObtained says how the image can be had: "pull|build" when a registry
+// could serve it (and spklab builds it offline too), else "build".
 func (img Image) HowObtained() string {
 	if img.Pull != "" {
-		return "pull"
+		return "pull|build"
 	}
 	return "build"
 }

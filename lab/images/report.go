@@ -15,7 +15,7 @@ type Row struct {
 	Purpose string    `json:"purpose"`
 	Present bool      `json:"present"`
 	Current bool      `json:"current"`
-	Obtain  string    `json:"obtain"` // pull | build
+	Obtain  string    `json:"obtain"` // build, or pull|build when a registry could serve it
 	Pulled  bool      `json:"pulled,omitempty"`
 	Inputs  string    `json:"inputs"`
 	ID      string    `json:"id,omitempty"`

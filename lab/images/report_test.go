@@ -19,11 +19,11 @@ func TestWriteTable(t *testing.T) {
 	if err := WriteTable(&b, rows); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAME    REF            STATE    OBTAIN  INPUTS        SIZE   PURPOSE
-base    test/base:1    current  build   0123456789ab  71MB
-stale   test/stale:1   stale    build   ffff          0MB
-gone    test/gone:1    missing  build   eeee          -
-calico  test/calico:1  pulled   pull    dddd          263MB  the CNI
+	want := `NAME    REF            STATE    OBTAIN      INPUTS        SIZE   PURPOSE
+base    test/base:1    current  build       0123456789ab  71MB
+stale   test/stale:1   stale    build       ffff          0MB
+gone    test/gone:1    missing  build       eeee          -
+calico  test/calico:1  pulled   pull|build  dddd          263MB  the CNI
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
