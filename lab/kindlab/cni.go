@@ -1,0 +1,207 @@
+package kindlab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
+
+	"github.com/spklab/spklab/lab/images/cni"
+	"github.com/spklab/spklab/lab/steps"
+	cnimanifests "github.com/spklab/spklab/manifests/cni"
+)
+
+// readyWait bounds the wait for every node to become Ready after the CNI.
+const readyWait = 6 * time.Minute
+
+// FieldManager is the server-side apply field manager of everything spklab applies.
+const FieldManager = "spklab"
+
+// CNIImages are the images the CNI manifests run, built offline by lab/images/cni.
+func CNIImages() []string {
+	return []string{cni.RefCalicoNode, cni.RefCalicoCNI, cni.RefCalicoControllers, cni.RefMultus, cni.RefPlugins}
+}
+
+// cniDaemonSets are the DaemonSets (kube-system) the CNI manifests make.
+var cniDaemonSets = []string{"calico-node", "kube-multus-ds", "cni-plugins"}
+
+// CNIStep is Calico, Multus and the CNI plugins: images loaded into every
+// node, manifests server-side applied, every node Ready.
+type CNIStep struct{ l *Lab }
+
+// Name is the step's name.
+func (CNIStep) Name() string { return "cni" }
+
+// Check looks for the CNI DaemonSets and every node Ready.
+func (s CNIStep) Check(ctx context.Context) steps.Status {
+	out, err := s.l.Kubectl(ctx, nil, "-n", "kube-system", "get", "daemonsets", "-o", "name", "--request-timeout=10s")
+	if err != nil {
+		return steps.Status{State: steps.NotDone, Reason: "cannot list DaemonSets: " + err.Error()}
+	}
+	for _, ds := range cniDaemonSets {
+		if !strings.Contains(out, "daemonset.apps/"+ds+"\n") {
+			return steps.Status{State: steps.NotDone, Reason: "no DaemonSet kube-system/" + ds}
+		}
+	}
+	ns, err := s.l.kubeNodes(ctx)
+	if err != nil {
+		return steps.Status{State: steps.NotDone, Reason: err.Error()}
+	}
+	var notReady []string
+	for _, n := range ns {
+		if !n.Ready {
+			notReady = append(notReady, n.Name)
+		}
+	}
+	if len(notReady) > 0 {
+		return steps.Status{State: steps.NotDone, Reason: "nodes not Ready: " + strings.Join(notReady, ", ")}
+	}
+	return steps.Status{State: steps.Done, Reason: fmt.Sprintf("Calico, Multus and CNI plugins deployed, %d nodes Ready", len(ns))}
+}
+
+// Apply loads what each node lacks, applies the manifests and waits for Ready.
+func (s CNIStep) Apply(ctx context.Context) error {
+	l := s.l
+	ns, err := l.Nodes()
+	if err != nil {
+		return err
+	}
+	if err := l.loadImages(ctx, ns, CNIImages()); err != nil {
+		return err
+	}
+	for _, m := range cnimanifests.Manifests() {
+		if _, err := l.Kubectl(ctx, m.YAML, "apply", "--server-side", "--force-conflicts", "--field-manager="+FieldManager, "-f", "-"); err != nil {
+			return fmt.Errorf("applying %s: %w", m.Name, err)
+		}
+	}
+	if _, err := l.Kubectl(ctx, nil, "wait", "--for=condition=Ready", "nodes", "--all", fmt.Sprintf("--timeout=%ds", int(readyWait.Seconds()))); err != nil {
+		return fmt.Errorf("waiting for every node Ready: %w", err)
+	}
+	return nil
+}
+
+// Destroy deletes the CNI objects when the cluster still runs (deleting
+// the cluster removes them anyway).
+func (s CNIStep) Destroy(ctx context.Context) error {
+	if _, err := s.l.controlPlane(); err != nil {
+		return nil // no cluster: nothing of the CNI left
+	}
+	ms := cnimanifests.Manifests()
+	for i := len(ms) - 1; i >= 0; i-- {
+		if _, err := s.l.Kubectl(ctx, ms[i].YAML, "delete", "--ignore-not-found", "--wait=false", "-f", "-"); err != nil {
+			return fmt.Errorf("deleting %s: %w", ms[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// missingImages returns the refs a node's containerd (namespace k8s.io) lacks.
+func missingImages(ctx context.Context, n nodes.Node, refs []string) ([]string, error) {
+	out, err := run(ctx, n, nil, "ctr", "-n", "k8s.io", "images", "ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, r := range strings.Fields(out) {
+		have[r] = true
+	}
+	var missing []string
+	for _, r := range refs {
+		if !have[r] && !have[normalizeRef(r)] {
+			missing = append(missing, r)
+		}
+	}
+	return missing, nil
+}
+
+// normalizeRef spells a short docker reference as containerd lists it.
+func normalizeRef(ref string) string {
+	first, _, found := strings.Cut(ref, "/")
+	if !found {
+		return "docker.io/library/" + ref
+	}
+	if strings.ContainsAny(first, ".:") || first == "localhost" {
+		return ref
+	}
+	return "docker.io/" + ref
+}
+
+// loadImages saves the images some node lacks once and imports them into
+// those nodes in parallel, without crictl (as `kind load docker-image`).
+func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) error {
+	need := map[string][]string{}
+	union := map[string]bool{}
+	for _, n := range ns {
+		m, err := missingImages(ctx, n, refs)
+		if err != nil {
+			return err
+		}
+		if len(m) > 0 {
+			need[n.String()] = m
+		}
+		for _, r := range m {
+			union[r] = true
+		}
+	}
+	if len(union) == 0 {
+		l.Log.Info("every node has the CNI images")
+		return nil
+	}
+	var save []string
+	for _, r := range refs {
+		if union[r] {
+			save = append(save, r)
+		}
+	}
+	f, err := os.CreateTemp("", "spklab-images-*.tar")
+	if err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	defer os.Remove(f.Name())
+	rc, err := l.docker.ImageSave(ctx, save)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("saving images %v: %w", save, err)
+	}
+	_, err = f.ReadFrom(rc)
+	rc.Close()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("saving images %v: %w", save, err)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ns))
+	for _, n := range ns {
+		if need[n.String()] == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := os.Open(f.Name())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer r.Close()
+			if err := nodeutils.LoadImageArchive(n, r); err != nil {
+				errs <- fmt.Errorf("loading images into %s: %w", n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		return err
+	}
+	l.Log.Info("loaded images", "images", save, "nodes", len(need), "took", time.Since(start).Round(time.Second))
+	return nil
+}

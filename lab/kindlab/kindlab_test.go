@@ -1,0 +1,332 @@
+package kindlab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/vishvananda/netlink"
+
+	"github.com/spklab/spklab/internal/testenv"
+	"github.com/spklab/spklab/lab/steps"
+	"github.com/spklab/spklab/topology"
+	"github.com/spklab/spklab/topology/render"
+)
+
+// testCluster is the test's own lab (never the default "bnk").
+const testCluster = "spksteps"
+
+// testTopology is the default lab renamed: its own cluster name and
+// network names, so it never meets the lab's (the subnets stay; every
+// network is project-created).
+func testTopology(t *testing.T) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Builtin("default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.RenameCluster(testCluster)
+	renamed := map[string]string{}
+	for i, n := range topo.Networks {
+		if n.Attach != nil {
+			renamed[n.Name] = testCluster + "-" + n.Name
+			topo.Networks[i].Name = renamed[n.Name]
+		}
+	}
+	for i, ifc := range topo.TMM.Interfaces {
+		if r, ok := renamed[ifc.Network]; ok {
+			topo.TMM.Interfaces[i].Network = r
+		}
+	}
+	return topo
+}
+
+func TestBridgeNameFitsAndDiffers(t *testing.T) {
+	a, b := BridgeName("bnk", "external-net"), BridgeName("bnk", "egress-net")
+	if a == b || len(a) > 15 || !strings.HasPrefix(a, "spk-") || a != BridgeName("bnk", "external-net") {
+		t.Fatalf("bridge names %q %q", a, b)
+	}
+}
+
+func TestNormalizeRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"spklab/cni-plugins:v1.6.2":     "docker.io/spklab/cni-plugins:v1.6.2",
+		"docker.io/calico/node:v3.30.1": "docker.io/calico/node:v3.30.1",
+		"ghcr.io/x/multus:v4":           "ghcr.io/x/multus:v4",
+		"nginx:1":                       "docker.io/library/nginx:1",
+		"localhost:5000/img:tag":        "localhost:5000/img:tag",
+	} {
+		if got := normalizeRef(in); got != want {
+			t.Errorf("normalizeRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// snapshot is what must not change when every step is re-run.
+type snapshot struct {
+	Containers, Networks []string
+	NADVersions          map[string]string
+	Annotations          map[string]string
+}
+
+func takeSnapshot(ctx context.Context, t *testing.T, l *Lab) snapshot {
+	t.Helper()
+	var s snapshot
+	cs, err := l.docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", "io.x-k8s.kind.cluster="+testCluster))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		s.Containers = append(s.Containers, c.ID)
+	}
+	nets, err := l.LabNetworks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets {
+		s.Networks = append(s.Networks, n.ID)
+	}
+	slices.Sort(s.Containers)
+	slices.Sort(s.Networks)
+	out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "get", nadResource, "-o", "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NADVersions = map[string]string{}
+	for _, line := range strings.Fields(out) {
+		k, v, _ := strings.Cut(line, "=")
+		s.NADVersions[k] = v
+	}
+	kn, err := l.kubeNodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Annotations = map[string]string{}
+	for _, n := range kn {
+		s.Annotations[n.Name] = n.Annotations["k8s.ovn.org/node-primary-ifaddr"]
+	}
+	return s
+}
+
+// TestKindLabSteps runs cluster → cni → networks → attachments on its own
+// lab, checks the result, re-runs every step (all already done, nothing
+// changed) and destroys in reverse, checking that nothing is left.
+func TestKindLabSteps(t *testing.T) {
+	testenv.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Minute)
+	defer cancel()
+	topo := testTopology(t)
+	l, err := New(topo, filepath.Join(t.TempDir(), "kubeconfig"), slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.docker.Ping(ctx); err != nil {
+		if testenv.InCI() {
+			t.Fatalf("docker: %v", err)
+		}
+		t.Skipf("no docker daemon: %v", err)
+	}
+	for _, ref := range append([]string{topo.Images.Node}, CNIImages()...) {
+		if _, err := l.docker.ImageInspect(ctx, ref); err != nil {
+			t.Fatalf("image %s missing (spklab images build): %v", ref, err)
+		}
+	}
+	removeKindNetworkIfNew(ctx, t, l)
+	all := l.Steps()
+	destroy := func() {
+		if _, err := (steps.Runner{Out: testWriter{t}}).Destroy(context.Background(), all); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+	destroy() // whatever a killed run left
+	t.Cleanup(destroy)
+
+	res, err := steps.Runner{Out: testWriter{t}}.Apply(ctx, all)
+	if err != nil {
+		dumpState(t, l)
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Action != steps.Applied {
+			t.Errorf("first run: step %s %s (%s), want applied", r.Step, r.Action, r.Before.Reason)
+		}
+		t.Logf("timing: %-12s %s", r.Step, r.Duration.Round(100*time.Millisecond))
+	}
+
+	// Every node Ready.
+	kn, err := l.kubeNodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kn) != 4 {
+		t.Fatalf("%d nodes, want 4", len(kn))
+	}
+	annotations := map[string]string{}
+	for _, n := range kn {
+		if !n.Ready {
+			t.Errorf("node %s not Ready", n.Name)
+		}
+		annotations[n.Name] = n.Annotations["k8s.ovn.org/node-primary-ifaddr"]
+	}
+	// Workers: eth1 without IPv4, eth2's IPv4 is the annotation's.
+	for _, w := range topo.Cluster.Workers() {
+		n, err := l.node(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ifs, err := nodeIfaces(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]ifaceInfo{}
+		for _, i := range ifs {
+			byName[i.Name] = i
+		}
+		eth1, ok1 := byName["eth1"]
+		eth2, ok2 := byName["eth2"]
+		if !ok1 || !ok2 {
+			t.Fatalf("%s has no eth1/eth2: %+v", w, ifs)
+		}
+		if a := eth1.globalAddrs("inet"); len(a) != 0 {
+			t.Errorf("%s eth1 has IPv4 %v, want none", w, a)
+		}
+		v4 := eth2.globalAddrs("inet")
+		var ann struct{ IPv4 string }
+		if err := json.Unmarshal([]byte(annotations[w]), &ann); err != nil {
+			t.Fatalf("%s annotation %q: %v", w, annotations[w], err)
+		}
+		addr, _, _ := strings.Cut(ann.IPv4, "/")
+		if len(v4) != 1 || v4[0] != addr || !strings.HasPrefix(addr, "198.18.100.") {
+			t.Errorf("%s eth2 IPv4 %v, annotation %q", w, v4, annotations[w])
+		}
+		t.Logf("%s: eth1 %v, eth2 %v, annotation %s", w, eth1.globalAddrs(""), v4, annotations[w])
+	}
+	got, err := l.nadConfigs(ctx, topo.SPK.Namespace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nad := range render.NADs(topo) {
+		if got[nad.Name] != nad.Spec.Config {
+			t.Errorf("NAD %s: config %q, want %q", nad.Name, got[nad.Name], nad.Spec.Config)
+		}
+	}
+	if len(got) != 2 {
+		t.Errorf("NADs %v, want 2", got)
+	}
+
+	// Re-run: every step already done, nothing changed.
+	before := takeSnapshot(ctx, t, l)
+	res, err = steps.Runner{Out: testWriter{t}}.Apply(ctx, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Action != steps.AlreadyDone {
+			t.Errorf("second run: step %s %s, want already done", r.Step, r.Action)
+		}
+		t.Logf("re-run check: %-12s %s", r.Step, r.Duration.Round(time.Millisecond))
+	}
+	after := takeSnapshot(ctx, t, l)
+	if b, a := mustJSON(before), mustJSON(after); b != a {
+		t.Errorf("re-run changed the lab:\nbefore %s\nafter  %s", b, a)
+	}
+	if len(before.Containers) != 4 || len(before.Networks) != 2 || len(before.NADVersions) != 2 {
+		t.Errorf("snapshot %s: want 4 containers, 2 networks, 2 NADs", mustJSON(before))
+	}
+
+	// Destroy in reverse: nothing of the lab left.
+	start := time.Now()
+	if _, err := (steps.Runner{Out: testWriter{t}}).Destroy(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("timing: destroy %s", time.Since(start).Round(100*time.Millisecond))
+	left := takeDockerLeftovers(ctx, t, l)
+	if left != "" {
+		t.Errorf("left after destroy: %s", left)
+	}
+	if ok, err := l.HasKubeContext(); err != nil || ok {
+		t.Errorf("kubeconfig still has %s (err %v)", l.KubeContext(), err)
+	}
+}
+
+// takeDockerLeftovers lists containers, networks and host bridges of the lab.
+func takeDockerLeftovers(ctx context.Context, t *testing.T, l *Lab) string {
+	t.Helper()
+	var left []string
+	cs, err := l.docker.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", "io.x-k8s.kind.cluster="+testCluster))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		left = append(left, "container "+strings.Join(c.Names, ","))
+	}
+	nets, err := l.docker.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nets {
+		if n.Labels[render.LabelLab] == testCluster || strings.HasPrefix(n.Name, testCluster) {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	links, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, link := range links {
+		name := link.Attrs().Name
+		if strings.HasPrefix(link.Attrs().Alias, bridgeAliasPrefix+testCluster+"/") ||
+			name == BridgeName(testCluster, testCluster+"-external-net") || name == BridgeName(testCluster, testCluster+"-egress-net") {
+			left = append(left, "link "+name)
+		}
+	}
+	return strings.Join(left, "; ")
+}
+
+// removeKindNetworkIfNew removes at the end the "kind" docker network kind
+// makes for its first cluster, when this test made it.
+func removeKindNetworkIfNew(ctx context.Context, t *testing.T, l *Lab) {
+	t.Helper()
+	if _, err := l.docker.NetworkInspect(ctx, "kind", network.InspectOptions{}); err == nil {
+		return
+	}
+	// Registered before the steps' cleanup, so it runs after it.
+	t.Cleanup(func() {
+		if err := l.docker.NetworkRemove(context.Background(), "kind"); err != nil {
+			t.Errorf("removing the kind network this test made: %v", err)
+		}
+	})
+}
+
+func dumpState(t *testing.T, l *Lab) {
+	for _, args := range [][]string{{"get", "nodes", "-o", "wide"}, {"get", "pods", "-A", "-o", "wide"}} {
+		out, err := l.Kubectl(context.Background(), nil, args...)
+		t.Logf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// testWriter sends output to the test log, line by line.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
