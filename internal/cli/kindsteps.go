@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/spklab/spklab/lab/kindlab"
+	"github.com/spklab/spklab/lab/steps"
+)
+
+// kindStepCommands are the kind lab's guide steps, one command each:
+// `spklab cluster create|delete`, `cni deploy|delete`,
+// `networks create|delete`, `attachments create|delete`.
+func kindStepCommands(o *options) []*cobra.Command {
+	var kubeconfig string
+	group := func(step, short, createVerb, createShort, long string) *cobra.Command {
+		parent := &cobra.Command{Use: step, Short: short, Args: cobra.NoArgs}
+		parent.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file the cluster's context goes to (default: kind's, $KUBECONFIG or ~/.kube/config)")
+		parent.AddCommand(&cobra.Command{
+			Use: createVerb, Short: createShort, Long: long, Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return runKindStep(cmd, o, kubeconfig, step, false) },
+		}, &cobra.Command{
+			Use: "delete", Short: "Remove what `" + step + " " + createVerb + "` made (nothing else)", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error { return runKindStep(cmd, o, kubeconfig, step, true) },
+		})
+		return parent
+	}
+	return []*cobra.Command{
+		group("cluster", "The kind cluster of the lab", "create", "Create the kind cluster and wait for its API server and nodes",
+			`Create the kind cluster of the topology (kind as a library, the topology's node image,
+default CNI disabled), wait until the API server answers and every node has registered
+(nodes become Ready with "spklab cni deploy"), and export the kubeconfig context
+kind-<cluster>. An existing cluster is left alone.`),
+		group("cni", "Pod networking: Calico, Multus, CNI plugins", "deploy", "Load the CNI images, apply Calico, Multus and the CNI plugins, wait for Ready nodes",
+			`Load into every node the CNI images it lacks (no registry needed), server-side apply
+Calico, Multus and the CNI plugins DaemonSet (field manager spklab), and wait until every
+node is Ready. Needs "spklab cluster create".`),
+		group("networks", "The docker networks the workers join", "create", "Create the lab's docker networks and attach the workers",
+			`Create the topology's docker networks (labelled io.spklab.lab=<cluster>; a macvlan network
+gets an address-less project bridge as parent where the kernel has no dummy links), connect
+every worker with the topology's interface names (eth1, eth2), flush the addresses of
+interfaces only TMM uses, record the egress address as the node annotation and set the
+node sysctls. Needs "spklab cni deploy".`),
+		group("attachments", "The TMM pod's Multus NetworkAttachmentDefinitions", "create", "Server-side apply the NADs",
+			`Server-side apply the NetworkAttachmentDefinitions of the TMM interfaces (and their
+namespace). Needs "spklab networks create".`),
+	}
+}
+
+// runKindStep applies (after checking that the steps before it are done)
+// or destroys one step, printing what it found and did.
+func runKindStep(cmd *cobra.Command, o *options, kubeconfig, name string, destroy bool) error {
+	topo, err := o.validTopology()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(o.stderr, nil))
+	lab, err := kindlab.New(topo, kubeconfig, log)
+	if err != nil {
+		return &ExitError{Code: ExitProblems, Err: err}
+	}
+	defer lab.Close()
+	step, err := lab.Step(name)
+	if err != nil {
+		return &ExitError{Code: ExitProblems, Err: err}
+	}
+	ctx, cancel := interruptible(cmd)
+	defer cancel()
+	runner := steps.Runner{Out: o.stdout}
+	if destroy {
+		if _, err := runner.Destroy(ctx, []steps.Step{step}); err != nil {
+			return &ExitError{Code: ExitProblems, Err: err}
+		}
+		return nil
+	}
+	for _, before := range lab.Steps() {
+		if before.Name() == name {
+			break
+		}
+		if st := before.Check(ctx); st.State != steps.Done {
+			return &ExitError{Code: ExitProblems, Err: fmt.Errorf("step %s is %s (%s): run it first", before.Name(), st.State, st.Reason)}
+		}
+	}
+	if _, err := runner.Apply(ctx, []steps.Step{step}); err != nil {
+		return &ExitError{Code: ExitProblems, Err: err}
+	}
+	return nil
+}
