@@ -3,6 +3,8 @@ package spkimages
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,7 +51,10 @@ func (bs *binaries) path(ctx context.Context, name string) (string, error) {
 	p, err := images.RunGoBuild(ctx, images.GoBuild{
 		Package: "./cmd/" + name,
 		Dir:     src,
-		Out:     filepath.Join(bs.binDir, name),
+		// One directory per source tree: two checkouts (a CI clone and a
+		// working tree) must not overwrite each other's binaries between
+		// hashing one and copying it into an image.
+		Out: filepath.Join(bs.binDir, treeKey(src), name),
 		// -s -w: no symbol tables or DWARF (a third of the size; stack
 		// traces keep their function names and lines).
 		Ldflags: "-s -w -X " + versionVar + "=" + version,
@@ -62,6 +67,12 @@ func (bs *binaries) path(ctx context.Context, name string) (string, error) {
 	}
 	bs.built[name] = p
 	return p, nil
+}
+
+// treeKey names a source tree's binary directory.
+func treeKey(src string) string {
+	sum := sha256.Sum256([]byte(src))
+	return hex.EncodeToString(sum[:6])
 }
 
 func (bs *binaries) source() (string, error) {
