@@ -48,6 +48,7 @@ const (
 // nodes and CoreDNS become ready and that a pod gets a Multus macvlan net1.
 func TestKindClusterFromOfflineImages(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.LockKindClusters(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Minute)
 	defer cancel()
 	dc, err := docker.New()
