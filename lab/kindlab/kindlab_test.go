@@ -172,46 +172,12 @@ func TestKindLabSteps(t *testing.T) {
 	if len(kn) != 4 {
 		t.Fatalf("%d nodes, want 4", len(kn))
 	}
-	annotations := map[string]string{}
 	for _, n := range kn {
 		if !n.Ready {
 			t.Errorf("node %s not Ready", n.Name)
 		}
-		annotations[n.Name] = n.Annotations["k8s.ovn.org/node-primary-ifaddr"]
 	}
-	// Workers: eth1 without IPv4, eth2's IPv4 is the annotation's.
-	for _, w := range topo.Cluster.Workers() {
-		n, err := l.node(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ifs, err := nodeIfaces(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		byName := map[string]ifaceInfo{}
-		for _, i := range ifs {
-			byName[i.Name] = i
-		}
-		eth1, ok1 := byName["eth1"]
-		eth2, ok2 := byName["eth2"]
-		if !ok1 || !ok2 {
-			t.Fatalf("%s has no eth1/eth2: %+v", w, ifs)
-		}
-		if a := eth1.globalAddrs("inet"); len(a) != 0 {
-			t.Errorf("%s eth1 has IPv4 %v, want none", w, a)
-		}
-		v4 := eth2.globalAddrs("inet")
-		var ann struct{ IPv4 string }
-		if err := json.Unmarshal([]byte(annotations[w]), &ann); err != nil {
-			t.Fatalf("%s annotation %q: %v", w, annotations[w], err)
-		}
-		addr, _, _ := strings.Cut(ann.IPv4, "/")
-		if len(v4) != 1 || v4[0] != addr || !strings.HasPrefix(addr, "198.18.100.") {
-			t.Errorf("%s eth2 IPv4 %v, annotation %q", w, v4, annotations[w])
-		}
-		t.Logf("%s: eth1 %v, eth2 %v, annotation %s", w, eth1.globalAddrs(""), v4, annotations[w])
-	}
+	checkWorkers(ctx, t, l)
 	got, err := l.nadConfigs(ctx, topo.SPK.Namespace)
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +210,8 @@ func TestKindLabSteps(t *testing.T) {
 	if len(before.Containers) != 4 || len(before.Networks) != 2 || len(before.NADVersions) != 2 {
 		t.Errorf("snapshot %s: want 4 containers, 2 networks, 2 NADs", mustJSON(before))
 	}
+
+	breakAndRepair(ctx, t, l)
 
 	// Destroy in reverse: nothing of the lab left.
 	start := time.Now()
@@ -329,4 +297,113 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
 	return len(p), nil
+}
+
+// checkWorkers: every worker has eth1 on external-net without an address
+// and eth2 on egress-net whose addresses are the node annotation.
+func checkWorkers(ctx context.Context, t *testing.T, l *Lab) {
+	t.Helper()
+	kn, err := l.kubeNodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	annotations := map[string]string{}
+	for _, n := range kn {
+		annotations[n.Name] = n.Annotations["k8s.ovn.org/node-primary-ifaddr"]
+	}
+	for _, w := range l.Topo.Cluster.Workers() {
+		n, err := l.node(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ifs, err := nodeIfaces(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]ifaceInfo{}
+		for _, i := range ifs {
+			byName[i.Name] = i
+		}
+		eth1, ok1 := byName["eth1"]
+		eth2, ok2 := byName["eth2"]
+		if !ok1 || !ok2 {
+			t.Fatalf("%s has no eth1/eth2: %+v", w, ifs)
+		}
+		ext, err := l.endpoint(ctx, w, testCluster+"-external-net")
+		if err != nil || ext == nil || !strings.EqualFold(ext.MacAddress, eth1.MAC) {
+			t.Errorf("%s: eth1 (%s) is not its external-net endpoint (%+v, %v)", w, eth1.MAC, ext, err)
+		}
+		if a := eth1.globalAddrs(""); len(a) != 0 {
+			t.Errorf("%s eth1 has %v, want no address", w, a)
+		}
+		var ann struct{ IPv4, IPv6 string }
+		if err := json.Unmarshal([]byte(annotations[w]), &ann); err != nil {
+			t.Fatalf("%s annotation %q: %v", w, annotations[w], err)
+		}
+		v4, v6 := eth2.globalAddrs("inet"), eth2.globalAddrs("inet6")
+		a4, _, _ := strings.Cut(ann.IPv4, "/")
+		a6, _, _ := strings.Cut(ann.IPv6, "/")
+		if len(v4) != 1 || v4[0] != a4 || !strings.HasPrefix(a4, "198.18.100.") || len(v6) != 1 || v6[0] != a6 {
+			t.Errorf("%s eth2 has %v %v, annotation %q", w, v4, v6, annotations[w])
+		}
+		for _, dn := range render.DockerNetworks(l.Topo) {
+			for _, a := range dn.Attach {
+				if a.Node != w || a.Interface != "eth2" {
+					continue
+				}
+				if a.IPv4 != a4 {
+					t.Errorf("%s eth2 %s, the topology pins %s", w, a4, a.IPv4)
+				}
+			}
+		}
+		t.Logf("%s: eth1 %v, eth2 %v %v, annotation %s", w, eth1.globalAddrs(""), v4, v6, annotations[w])
+	}
+}
+
+// breakAndRepair undoes parts of the networks step as an interrupted or
+// meddled-with run would leave them — a worker connected in the wrong
+// order (egress-net came up as eth1), an annotation removed, rp_filter back
+// on — and checks that the step sees it and a re-run converges.
+func breakAndRepair(ctx context.Context, t *testing.T, l *Lab) {
+	t.Helper()
+	w := l.Topo.Cluster.Workers()[0]
+	for _, nw := range []string{testCluster + "-external-net", testCluster + "-egress-net"} {
+		if err := l.docker.NetworkDisconnect(ctx, nw, w, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.docker.NetworkConnect(ctx, testCluster+"-egress-net", w, &network.EndpointSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	w2 := l.Topo.Cluster.Workers()[1]
+	if _, err := l.Kubectl(ctx, nil, "annotate", "node", w2, "k8s.ovn.org/node-primary-ifaddr-"); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.controlPlane()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(ctx, cp, nil, "sysctl", "-w", "net.ipv4.conf.all.rp_filter=1"); err != nil {
+		t.Fatal(err)
+	}
+	if st := (NetworksStep{l}).Check(ctx); st.State == steps.Done {
+		t.Fatalf("networks check after breaking it: %v %s", st.State, st.Reason)
+	}
+	res, err := steps.Runner{Out: testWriter{t}}.Apply(ctx, l.Steps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		want := steps.AlreadyDone
+		if r.Step == "networks" {
+			want = steps.Applied
+		}
+		if r.Action != want {
+			t.Errorf("repair run: step %s %s (%s), want %s", r.Step, r.Action, r.Before.Reason, want)
+		}
+	}
+	checkWorkers(ctx, t, l)
+	if out, err := run(ctx, cp, nil, "sysctl", "-n", "net.ipv4.conf.all.rp_filter"); err != nil || strings.TrimSpace(out) != "0" {
+		t.Errorf("rp_filter after repair: %q %v", out, err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -136,6 +137,9 @@ func (s NetworksStep) Check(ctx context.Context) steps.Status {
 			if ep == nil {
 				return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("%s not connected to %s", a.Node, dn.Name)}
 			}
+			if wrong := pinnedMismatch(a, ep); wrong != "" {
+				return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("%s on %s: %s", a.Node, dn.Name, wrong)}
+			}
 			ifs, ok := ifCache[a.Node]
 			if !ok {
 				n, err := l.node(a.Node)
@@ -158,6 +162,11 @@ func (s NetworksStep) Check(ctx context.Context) steps.Status {
 			}
 			if !a.KeepAddress && len(ifc.globalAddrs("")) > 0 {
 				return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("%s: %s still has %v", a.Node, a.Interface, ifc.globalAddrs(""))}
+			}
+			if a.KeepAddress {
+				if missing := missingAddrs(*ifc, ep); len(missing) > 0 {
+					return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("%s: %s lacks %v", a.Node, a.Interface, missing)}
+				}
 			}
 			if key := l.annotationKey(dn.Name); key != "" {
 				if got, want := annotations[a.Node][key], annotationValue(ep); got != want {
@@ -299,6 +308,16 @@ func (l *Lab) attach(ctx context.Context, dn render.DockerNetwork, a render.Node
 	if err != nil {
 		return err
 	}
+	if ep != nil {
+		if wrong := pinnedMismatch(a, ep); wrong != "" {
+			// Connected by hand or by an older topology: reconnect with the pinned address.
+			l.Log.Info("reconnecting", "node", a.Node, "network", dn.Name, "because", wrong)
+			if err := l.docker.NetworkDisconnect(ctx, dn.Name, a.Node, true); err != nil {
+				return fmt.Errorf("disconnecting %s from %s: %w", a.Node, dn.Name, err)
+			}
+			ep = nil
+		}
+	}
 	if ep == nil {
 		settings := &network.EndpointSettings{}
 		if a.IPv4 != "" || a.IPv6 != "" {
@@ -326,6 +345,8 @@ func (l *Lab) attach(ctx context.Context, dn render.DockerNetwork, a render.Node
 		if _, err := run(ctx, n, nil, "ip", "addr", "flush", "dev", a.Interface, "scope", "global"); err != nil {
 			return err
 		}
+	} else if err := restoreAddrs(ctx, n, a.Interface, ep); err != nil {
+		return err
 	}
 	if key := l.annotationKey(dn.Name); key != "" {
 		if _, err := l.Kubectl(ctx, nil, "annotate", "node", a.Node, "--overwrite", key+"="+annotationValue(ep)); err != nil {
@@ -452,4 +473,70 @@ func (l *Lab) LabBridges() ([]netlink.Link, error) {
 		}
 	}
 	return out, nil
+}
+
+// endpointAddrs are the addresses docker gave an endpoint, as "a/len".
+func endpointAddrs(ep *network.EndpointSettings) []string {
+	var out []string
+	if ep.IPAddress != "" {
+		out = append(out, fmt.Sprintf("%s/%d", ep.IPAddress, ep.IPPrefixLen))
+	}
+	if ep.GlobalIPv6Address != "" {
+		out = append(out, fmt.Sprintf("%s/%d", ep.GlobalIPv6Address, ep.GlobalIPv6PrefixLen))
+	}
+	return out
+}
+
+// missingAddrs are the endpoint's addresses the interface does not carry.
+func missingAddrs(ifc ifaceInfo, ep *network.EndpointSettings) []string {
+	have := map[string]bool{}
+	for _, a := range ifc.globalAddrs("") {
+		have[a] = true
+	}
+	var missing []string
+	for _, a := range endpointAddrs(ep) {
+		addr, _, _ := strings.Cut(a, "/")
+		if !have[addr] {
+			missing = append(missing, a)
+		}
+	}
+	return missing
+}
+
+// restoreAddrs puts back the endpoint's addresses on a kept interface: a
+// rename takes the link down, which drops its IPv6 addresses.
+func restoreAddrs(ctx context.Context, n nodes.Node, name string, ep *network.EndpointSettings) error {
+	ifs, err := nodeIfaces(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, ifc := range ifs {
+		if ifc.Name != name {
+			continue
+		}
+		for _, a := range missingAddrs(ifc, ep) {
+			if _, err := run(ctx, n, nil, "ip", "addr", "add", a, "dev", name); err != nil {
+				return fmt.Errorf("restoring %s on %s: %w", a, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// pinnedMismatch says how an endpoint's addresses differ from the ones the
+// topology pins ("" when they match or none is pinned).
+func pinnedMismatch(a render.NodeAttachmentSpec, ep *network.EndpointSettings) string {
+	if a.IPv4 != "" && ep.IPAddress != a.IPv4 {
+		return fmt.Sprintf("has %s, the topology pins %s", ep.IPAddress, a.IPv4)
+	}
+	if a.IPv6 != "" && !sameIP(ep.GlobalIPv6Address, a.IPv6) {
+		return fmt.Sprintf("has %s, the topology pins %s", ep.GlobalIPv6Address, a.IPv6)
+	}
+	return ""
+}
+
+func sameIP(a, b string) bool {
+	x, err1 := netip.ParseAddr(a)
+	y, err2 := netip.ParseAddr(b)
+	return err1 == nil && err2 == nil && x == y
 }
