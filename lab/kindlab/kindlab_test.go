@@ -27,7 +27,9 @@ const testCluster = "spksteps"
 
 // testTopology is the default lab renamed: its own cluster name and
 // network names, so it never meets the lab's (the subnets stay; every
-// network is project-created).
+// network is project-created). The network names keep the lab's as
+// prefix: docker picks a container's gateway network partly by name, and
+// the lab's names sort before "kind", which the test must exercise.
 func testTopology(t *testing.T) *topology.Topology {
 	t.Helper()
 	topo, err := topology.Builtin("default")
@@ -38,7 +40,7 @@ func testTopology(t *testing.T) *topology.Topology {
 	renamed := map[string]string{}
 	for i, n := range topo.Networks {
 		if n.Attach != nil {
-			renamed[n.Name] = testCluster + "-" + n.Name
+			renamed[n.Name] = n.Name + "-" + testCluster
 			topo.Networks[i].Name = renamed[n.Name]
 		}
 	}
@@ -245,7 +247,7 @@ func takeDockerLeftovers(ctx context.Context, t *testing.T, l *Lab) string {
 		t.Fatal(err)
 	}
 	for _, n := range nets {
-		if n.Labels[render.LabelLab] == testCluster || strings.HasPrefix(n.Name, testCluster) {
+		if n.Labels[render.LabelLab] == testCluster || strings.Contains(n.Name, testCluster) {
 			left = append(left, "network "+n.Name)
 		}
 	}
@@ -256,7 +258,7 @@ func takeDockerLeftovers(ctx context.Context, t *testing.T, l *Lab) string {
 	for _, link := range links {
 		name := link.Attrs().Name
 		if strings.HasPrefix(link.Attrs().Alias, bridgeAliasPrefix+testCluster+"/") ||
-			name == BridgeName(testCluster, testCluster+"-external-net") || name == BridgeName(testCluster, testCluster+"-egress-net") {
+			name == BridgeName(testCluster, "external-net-"+testCluster) || name == BridgeName(testCluster, "egress-net-"+testCluster) {
 			left = append(left, "link "+name)
 		}
 	}
@@ -329,7 +331,7 @@ func checkWorkers(ctx context.Context, t *testing.T, l *Lab) {
 		if !ok1 || !ok2 {
 			t.Fatalf("%s has no eth1/eth2: %+v", w, ifs)
 		}
-		ext, err := l.endpoint(ctx, w, testCluster+"-external-net")
+		ext, err := l.endpoint(ctx, w, "external-net-"+testCluster)
 		if err != nil || ext == nil || !strings.EqualFold(ext.MacAddress, eth1.MAC) {
 			t.Errorf("%s: eth1 (%s) is not its external-net endpoint (%+v, %v)", w, eth1.MAC, ext, err)
 		}
@@ -356,6 +358,16 @@ func checkWorkers(ctx context.Context, t *testing.T, l *Lab) {
 				}
 			}
 		}
+		// The node's default routes stay on the kind network (eth0).
+		for _, fam := range []string{"-4", "-6"} {
+			out, err := run(ctx, n, nil, "ip", fam, "route", "show", "default")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.TrimSpace(out) != "" && !strings.Contains(out, "dev eth0") {
+				t.Errorf("%s: default route %s not via eth0: %s", w, fam, out)
+			}
+		}
 		t.Logf("%s: eth1 %v, eth2 %v %v, annotation %s", w, eth1.globalAddrs(""), v4, v6, annotations[w])
 	}
 }
@@ -367,12 +379,12 @@ func checkWorkers(ctx context.Context, t *testing.T, l *Lab) {
 func breakAndRepair(ctx context.Context, t *testing.T, l *Lab) {
 	t.Helper()
 	w := l.Topo.Cluster.Workers()[0]
-	for _, nw := range []string{testCluster + "-external-net", testCluster + "-egress-net"} {
+	for _, nw := range []string{"external-net-" + testCluster, "egress-net-" + testCluster} {
 		if err := l.docker.NetworkDisconnect(ctx, nw, w, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := l.docker.NetworkConnect(ctx, testCluster+"-egress-net", w, &network.EndpointSettings{}); err != nil {
+	if err := l.docker.NetworkConnect(ctx, "egress-net-"+testCluster, w, &network.EndpointSettings{}); err != nil {
 		t.Fatal(err)
 	}
 	w2 := l.Topo.Cluster.Workers()[1]

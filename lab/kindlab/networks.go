@@ -267,6 +267,11 @@ func (l *Lab) ensureNetwork(ctx context.Context, dn render.DockerNetwork) error 
 			opts.Options = map[string]string{}
 		}
 		opts.Options["parent"] = br
+		// Internal, as a parentless macvlan is: docker gives its endpoints
+		// no gateway, so a node's default route stays on the kind network
+		// (otherwise docker 20.10 moves it to the lab network whose name
+		// sorts first).
+		opts.Internal = true
 		opts.Labels[LabelParent] = br
 		_, err = l.docker.NetworkCreate(ctx, dn.Name, opts)
 	}
