@@ -125,6 +125,7 @@ func takeSnapshot(ctx context.Context, t *testing.T, l *Lab) snapshot {
 // changed) and destroys in reverse, checking that nothing is left.
 func TestKindLabSteps(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.LockKindClusters(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Minute)
 	defer cancel()
 	topo := testTopology(t)
@@ -274,7 +275,11 @@ func removeKindNetworkIfNew(ctx context.Context, t *testing.T, l *Lab) {
 	}
 	// Registered before the steps' cleanup, so it runs after it.
 	t.Cleanup(func() {
-		if err := l.docker.NetworkRemove(context.Background(), "kind"); err != nil {
+		ctx := context.Background()
+		if nw, err := l.docker.NetworkInspect(ctx, "kind", network.InspectOptions{}); err != nil || len(nw.Containers) > 0 {
+			return // gone, or another cluster is on it
+		}
+		if err := l.docker.NetworkRemove(ctx, "kind"); err != nil {
 			t.Errorf("removing the kind network this test made: %v", err)
 		}
 	})
