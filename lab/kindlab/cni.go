@@ -2,6 +2,7 @@ package kindlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -177,16 +178,31 @@ func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) er
 		return fmt.Errorf("saving images %v: %w", save, err)
 	}
 	start := time.Now()
+	var targets []nodes.Node
+	for _, n := range ns {
+		if need[n.String()] != nil {
+			targets = append(targets, n)
+		}
+	}
+	if err := LoadImageArchive(targets, f.Name()); err != nil {
+		return err
+	}
+	l.Log.Info("loaded images", "images", save, "nodes", len(need), "took", time.Since(start).Round(time.Second))
+	return nil
+}
+
+// LoadImageArchive loads a docker save archive into every node's
+// containerd (k8s.io namespace), in parallel, with ctr through kind's
+// nodeutils: kind's own image loading needs crictl, which is not available
+// offline.
+func LoadImageArchive(ns []nodes.Node, file string) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ns))
 	for _, n := range ns {
-		if need[n.String()] == nil {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := os.Open(f.Name())
+			r, err := os.Open(file)
 			if err != nil {
 				errs <- err
 				return
@@ -199,9 +215,9 @@ func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) er
 	}
 	wg.Wait()
 	close(errs)
+	var all []error
 	for err := range errs {
-		return err
+		all = append(all, err)
 	}
-	l.Log.Info("loaded images", "images", save, "nodes", len(need), "took", time.Since(start).Round(time.Second))
-	return nil
+	return errors.Join(all...)
 }

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
-	"sigs.k8s.io/kind/pkg/cluster/nodeutils"
 
 	"github.com/spklab/spklab/internal/testenv"
 	"github.com/spklab/spklab/lab/docker"
@@ -27,6 +26,7 @@ import (
 	"github.com/spklab/spklab/lab/images/cni"
 	"github.com/spklab/spklab/lab/images/kindnode"
 	"github.com/spklab/spklab/lab/images/spkimages"
+	"github.com/spklab/spklab/lab/kindlab"
 	cnimanifests "github.com/spklab/spklab/manifests/cni"
 )
 
@@ -210,26 +210,7 @@ func loadImages(ctx context.Context, t *testing.T, dc *docker.Client, ns []nodes
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(ns))
-	for _, n := range ns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := os.Open(file)
-			if err != nil {
-				errs <- err
-				return
-			}
-			defer r.Close()
-			if err := nodeutils.LoadImageArchive(n, r); err != nil {
-				errs <- fmt.Errorf("loading images into %s: %w", n, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := kindlab.LoadImageArchive(ns, file); err != nil {
 		t.Fatal(err)
 	}
 }
