@@ -114,10 +114,8 @@ type Reconciler struct {
 // Result is what the last reconcile did (for tests and logs).
 type Result struct {
 	Replicas  int
-	Versions  map[int]string // replica → version it should run
-	Confirmed map[int]bool
-	Pushed    int // ApplyConfig calls sent
-	Rejected  map[string]string
+	Confirmed map[int]bool // replica → runs the config it should
+	Pushed    int          // ApplyConfig calls sent
 }
 
 // Setup registers the reconciler with the manager. Close it when the
@@ -196,10 +194,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 	results := r.push(ctx, compiled.Configs, byIndex)
 	r.replicas.forget(byIndex)
 
-	out := Result{Replicas: replicas, Versions: map[int]string{}, Confirmed: map[int]bool{}, Rejected: rejected}
+	out := Result{Replicas: replicas, Confirmed: map[int]bool{}}
 	allConfirmed := replicas > 0
 	for _, pr := range results {
-		out.Versions[pr.index] = compiled.Configs[pr.index].Version
 		out.Confirmed[pr.index] = pr.err == nil
 		allConfirmed = allConfirmed && pr.err == nil
 		if pr.pushed {
@@ -301,13 +298,12 @@ type programmed struct {
 
 // Condition reasons.
 const (
-	ReasonAccepted      = "Accepted"
-	ReasonInvalid       = "Invalid"
-	ReasonProgrammed    = "Programmed"
-	ReasonNotAccepted   = "NotAccepted"
-	ReasonNoReplicas    = "NoTMMReplicas"
-	ReasonNotConfirmed  = "ReplicasNotConfirmed"
-	programmedAllFormat = "all %d TMM replicas run the config: %s"
+	ReasonAccepted     = "Accepted"
+	ReasonInvalid      = "Invalid"
+	ReasonProgrammed   = "Programmed"
+	ReasonNotAccepted  = "NotAccepted"
+	ReasonNoReplicas   = "NoTMMReplicas"
+	ReasonNotConfirmed = "ReplicasNotConfirmed"
 )
 
 func programmedState(replicas int, results []pushResult, allConfirmed bool) programmed {
@@ -315,7 +311,7 @@ func programmedState(replicas int, results []pushResult, allConfirmed bool) prog
 	case replicas == 0:
 		return programmed{reason: ReasonNoReplicas, message: "no TMM pod found: nothing runs this config yet"}
 	case allConfirmed:
-		return programmed{ok: true, reason: ReasonProgrammed, message: fmt.Sprintf(programmedAllFormat, replicas, describe(results, true))}
+		return programmed{ok: true, reason: ReasonProgrammed, message: fmt.Sprintf("all %d TMM replicas run the config: %s", replicas, describe(results, true))}
 	}
 	failed := 0
 	for _, pr := range results {

@@ -29,7 +29,6 @@ type TMM struct {
 
 	eng     *engine.Engine
 	applies atomic.Int64
-	pushed  chan *config.Config
 
 	mu      sync.Mutex
 	stop    context.CancelFunc
@@ -67,7 +66,7 @@ func StartAt(t testing.TB, addr string) *TMM {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = eng.Run(ctx); close(done) }()
-	m := &TMM{eng: eng, pushed: make(chan *config.Config, 64), log: slog.New(slog.DiscardHandler)}
+	m := &TMM{eng: eng, log: slog.New(slog.DiscardHandler)}
 	m.Addr = l.Addr().String()
 	m.serve(l)
 	t.Cleanup(func() {
@@ -127,10 +126,6 @@ func (m *TMM) Applies() int64 { return m.applies.Load() }
 // Config is the config the engine runs.
 func (m *TMM) Config() *config.Config { return m.eng.Config() }
 
-// Pushed delivers every config the replica took, in order (buffered; the
-// oldest are dropped when nobody reads).
-func (m *TMM) Pushed() <-chan *config.Config { return m.pushed }
-
 // backend serves the engine and counts pushes.
 type backend struct{ m *TMM }
 
@@ -144,20 +139,5 @@ func (b backend) BGP(context.Context) (bgp.Status, error) {
 
 func (b backend) Apply(c *config.Config) error {
 	b.m.applies.Add(1)
-	if err := b.m.eng.Apply(c); err != nil {
-		return err
-	}
-	select {
-	case b.m.pushed <- c:
-	default:
-		select { // full: drop the oldest so the newest is kept
-		case <-b.m.pushed:
-		default:
-		}
-		select {
-		case b.m.pushed <- c:
-		default:
-		}
-	}
-	return nil
+	return b.m.eng.Apply(c)
 }
