@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -212,33 +210,11 @@ into a directory with -d (how ./frr is made for the default topology).`,
 				}
 				return nil
 			}
-			return writeFiles(dir, files)
+			return render.WriteFiles(dir, files)
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "dir", "d", "", "write the files into this directory instead of stdout")
 	return cmd
-}
-
-// writeFiles writes rendered files into dir with their modes.
-func writeFiles(dir string, files []render.File) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dir, err)
-	}
-	for _, f := range files {
-		path := filepath.Join(dir, f.Name)
-		mode := f.Mode
-		if mode == 0 {
-			mode = 0o644
-		}
-		if err := os.WriteFile(path, f.Data, mode); err != nil {
-			return fmt.Errorf("writing %s: %w", path, err)
-		}
-		// WriteFile keeps the mode of an existing file; make it what was rendered.
-		if err := os.Chmod(path, mode&fs.ModePerm); err != nil {
-			return fmt.Errorf("setting mode of %s: %w", path, err)
-		}
-	}
-	return nil
 }
 
 func newDiagramCommand(o *options) *cobra.Command {
@@ -314,14 +290,16 @@ const (
 
 // labFlags are the flags up, down and status share.
 type labFlags struct {
-	runtime   string
-	runDir    string
+	runtime    string
+	runDir     string
+	kubeconfig string
 	tmmBinary string
 	offloads  bool
 }
 
 func (f *labFlags) register(cmd *cobra.Command, withStart bool) {
 	cmd.Flags().StringVar(&f.runtime, "runtime", runtimeKind, "lab runtime: kind|netns")
+	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kind: kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
 	cmd.Flags().StringVar(&f.runDir, "run-dir", "", "netns: configs, pid files and logs (default "+netns.DefaultRunRoot+"/<cluster>)")
 	if withStart {
 		cmd.Flags().StringVar(&f.tmmBinary, "tmm-binary", "", "netns: the spk-tmm program (default: spk-tmm next to spklab, else on $PATH)")
@@ -383,6 +361,9 @@ once the router has learned every VIP and SNAT address from the TMMs over BGP (a
   sudo spklab up --runtime netns -f my-lab.yaml --tmm-binary ./bin/spk-tmm`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.runtime == runtimeKind {
+				return runKindUp(cmd, o, f.kubeconfig)
+			}
 			l, err := f.netnsLab(cmd, o)
 			if err != nil {
 				return err
@@ -412,6 +393,9 @@ Removing a lab that is not there succeeds.`,
 		Example: `  sudo spklab down --runtime netns`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.runtime == runtimeKind {
+				return runKindDown(cmd, o, f.kubeconfig)
+			}
 			l, err := f.netnsLab(cmd, o)
 			if err != nil {
 				return err
@@ -445,6 +429,9 @@ namespace exists and every process runs, 1 otherwise.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output, formatTable, formatJSON); err != nil {
 				return err
+			}
+			if f.runtime == runtimeKind {
+				return runKindStatus(cmd, o, f.kubeconfig, output)
 			}
 			l, err := f.netnsLab(cmd, o)
 			if err != nil {

@@ -16,13 +16,17 @@ import (
 func kindStepCommands(o *options) []*cobra.Command {
 	var kubeconfig string
 	group := func(step, short, createVerb, createShort, long string) *cobra.Command {
+		deleteVerb := "delete"
+		if createVerb == "up" {
+			deleteVerb = "down"
+		}
 		parent := &cobra.Command{Use: step, Short: short, Args: cobra.NoArgs}
 		parent.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file the cluster's context goes to (default: kind's, $KUBECONFIG or ~/.kube/config)")
 		parent.AddCommand(&cobra.Command{
 			Use: createVerb, Short: createShort, Long: long, Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return runKindStep(cmd, o, kubeconfig, step, false) },
 		}, &cobra.Command{
-			Use: "delete", Short: "Remove what `" + step + " " + createVerb + "` made (nothing else)", Args: cobra.NoArgs,
+			Use: deleteVerb, Short: "Remove what `" + step + " " + createVerb + "` made (nothing else)", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error { return runKindStep(cmd, o, kubeconfig, step, true) },
 		})
 		return parent
@@ -46,6 +50,21 @@ node sysctls. Needs "spklab cni deploy".`),
 		group("attachments", "The TMM pod's Multus NetworkAttachmentDefinitions", "create", "Server-side apply the NADs",
 			`Server-side apply the NetworkAttachmentDefinitions of the TMM interfaces (and their
 namespace). Needs "spklab networks create".`),
+		group("infra", "The router, client and syslog containers", "up", "Start the compose project infra: router, client, syslog",
+			`Render the compose file and the router's FRR files into the lab's infra directory
+(~/.cache/spklab/<cluster>/infra) and bring compose project "infra" up in-process
+(testcontainers-go's compose module): the FRR router infra-frr-1, the nginx client
+infra-client-1 and syslog-server, on infra_client-net and the lab's external-net.
+Needs "spklab attachments create" (the networks must exist).`),
+		group("spk", "The emulated SPK: TMM, controller, node agent", "install", "Load our images, mark the TMM nodes, install the Helm chart",
+			`Load spk-tmm, spk-controller and spk-node into every node that lacks them or holds an
+older build, label and taint the TMM nodes (app=f5-tmm, dpu=true:NoSchedule by default),
+install or upgrade the SPK Helm chart with the topology's values (CRDs first), restart
+the workloads whose image was rebuilt, and wait for the rollout. Needs "spklab infra up".`),
+		group("tenants", "Tenants red and blue and their SPK CRs", "apply", "Apply the tenants and the SPK CRs, wait for Programmed",
+			`Apply the tenant namespaces, their nginx Deployments and Services, and the SPK CRs
+(F5SPKVlan, F5SPKSnatpool, F5SPKEgress, F5SPKIngressTCP), then wait until the pods are
+ready and every CR is Programmed (every TMM replica runs it). Needs "spklab spk install".`),
 	}
 }
 

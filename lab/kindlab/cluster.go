@@ -167,6 +167,9 @@ type nodeInfo struct {
 	Name        string
 	Ready       bool
 	Annotations map[string]string
+	Labels      map[string]string
+	// Taints are spelled key=value:Effect (key:Effect without a value).
+	Taints []string
 }
 
 // kubeNodes lists the Kubernetes nodes with readiness and annotations.
@@ -180,7 +183,13 @@ func (l *Lab) kubeNodes(ctx context.Context) ([]nodeInfo, error) {
 			Metadata struct {
 				Name        string            `json:"name"`
 				Annotations map[string]string `json:"annotations"`
+				Labels      map[string]string `json:"labels"`
 			} `json:"metadata"`
+			Spec struct {
+				Taints []struct {
+					Key, Value, Effect string
+				} `json:"taints"`
+			} `json:"spec"`
 			Status struct {
 				Conditions []struct {
 					Type, Status string
@@ -193,7 +202,14 @@ func (l *Lab) kubeNodes(ctx context.Context) ([]nodeInfo, error) {
 	}
 	var ns []nodeInfo
 	for _, it := range list.Items {
-		n := nodeInfo{Name: it.Metadata.Name, Annotations: it.Metadata.Annotations}
+		n := nodeInfo{Name: it.Metadata.Name, Annotations: it.Metadata.Annotations, Labels: it.Metadata.Labels}
+		for _, t := range it.Spec.Taints {
+			spelled := t.Key
+			if t.Value != "" {
+				spelled += "=" + t.Value
+			}
+			n.Taints = append(n.Taints, spelled+":"+t.Effect)
+		}
 		for _, c := range it.Status.Conditions {
 			if c.Type == "Ready" && c.Status == "True" {
 				n.Ready = true

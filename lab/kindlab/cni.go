@@ -150,7 +150,6 @@ func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) er
 		}
 	}
 	if len(union) == 0 {
-		l.Log.Info("every node has the CNI images")
 		return nil
 	}
 	var save []string
@@ -159,15 +158,27 @@ func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) er
 			save = append(save, r)
 		}
 	}
+	var targets []nodes.Node
+	for _, n := range ns {
+		if need[n.String()] != nil {
+			targets = append(targets, n)
+		}
+	}
+	return l.saveAndLoad(ctx, targets, save)
+}
+
+// saveAndLoad saves the images from docker once and imports them into the
+// nodes in parallel.
+func (l *Lab) saveAndLoad(ctx context.Context, targets []nodes.Node, refs []string) error {
 	f, err := os.CreateTemp("", "spklab-images-*.tar")
 	if err != nil {
 		return fmt.Errorf("image archive: %w", err)
 	}
 	defer os.Remove(f.Name())
-	rc, err := l.docker.ImageSave(ctx, save)
+	rc, err := l.docker.ImageSave(ctx, refs)
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("saving images %v: %w", save, err)
+		return fmt.Errorf("saving images %v: %w", refs, err)
 	}
 	_, err = f.ReadFrom(rc)
 	rc.Close()
@@ -175,19 +186,13 @@ func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) er
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("saving images %v: %w", save, err)
+		return fmt.Errorf("saving images %v: %w", refs, err)
 	}
 	start := time.Now()
-	var targets []nodes.Node
-	for _, n := range ns {
-		if need[n.String()] != nil {
-			targets = append(targets, n)
-		}
-	}
 	if err := LoadImageArchive(targets, f.Name()); err != nil {
 		return err
 	}
-	l.Log.Info("loaded images", "images", save, "nodes", len(need), "took", time.Since(start).Round(time.Second))
+	l.Log.Info("loaded images", "images", refs, "nodes", len(targets), "took", time.Since(start).Round(time.Second))
 	return nil
 }
 

@@ -52,7 +52,7 @@ func (l *Lab) Close() error { return l.docker.Close() }
 
 // Steps are the lab's steps in apply order.
 func (l *Lab) Steps() []steps.Step {
-	return []steps.Step{ClusterStep{l}, CNIStep{l}, NetworksStep{l}, AttachmentsStep{l}}
+	return []steps.Step{ClusterStep{l}, CNIStep{l}, NetworksStep{l}, AttachmentsStep{l}, InfraStep{l}, SPKStep{l}, TenantsStep{l}}
 }
 
 // Step returns the step with that name ("cluster", "cni", "networks",

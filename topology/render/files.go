@@ -5,8 +5,10 @@ package render
 
 import (
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spklab/spklab/internal/ipcheck"
@@ -56,6 +58,28 @@ func checkToken(what, s string) error {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.", r))
 	}) {
 		return fmt.Errorf("%s: %q may hold only letters, digits, '-', '_' and '.'", what, s)
+	}
+	return nil
+}
+
+// WriteFiles writes rendered files into dir with their modes.
+func WriteFiles(dir string, files []File) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	for _, f := range files {
+		path := filepath.Join(dir, f.Name)
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := os.WriteFile(path, f.Data, mode); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		// WriteFile keeps the mode of an existing file; make it what was rendered.
+		if err := os.Chmod(path, mode&fs.ModePerm); err != nil {
+			return fmt.Errorf("setting mode of %s: %w", path, err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,181 @@
+package kindlab
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	tccompose "github.com/testcontainers/testcontainers-go/modules/compose"
+
+	"github.com/spklab/spklab/lab/steps"
+	"github.com/spklab/spklab/topology/render"
+)
+
+// composeProjectLabel is the label docker compose puts on what it makes.
+const composeProjectLabel = "com.docker.compose.project"
+
+// InfraStep is the router, client and syslog containers from the rendered
+// compose project (testcontainers-go's compose module, which runs docker
+// compose in-process). The compose file and ./frr are rendered into the
+// lab's infra directory, because the router bind-mounts ./frr.
+type InfraStep struct{ l *Lab }
+
+// Name is the step's name.
+func (InfraStep) Name() string { return "infra" }
+
+// InfraDir is where the compose file and ./frr are rendered: derived from
+// the topology on every apply, never read back as state.
+func (l *Lab) InfraDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("infra directory: %w", err)
+	}
+	return filepath.Join(base, "spklab", l.Topo.Cluster.Name, "infra"), nil
+}
+
+// InfraContainer is one compose service's container as the lab names it.
+type InfraContainer struct {
+	Service, Name string
+}
+
+// InfraContainers lists the compose project's containers: container_name
+// when set, else compose's <project>-<service>-1.
+func (l *Lab) InfraContainers() ([]InfraContainer, error) {
+	p, err := render.ComposeProject(l.Topo)
+	if err != nil {
+		return nil, err
+	}
+	var out []InfraContainer
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		cn := s.ContainerName
+		if cn == "" {
+			cn = p.Name + "-" + name + "-1"
+		}
+		out = append(out, InfraContainer{Service: name, Name: cn})
+	}
+	return out, nil
+}
+
+// Check wants every service's container running, labelled with the lab
+// and made by compose project infra.
+func (s InfraStep) Check(ctx context.Context) steps.Status {
+	l := s.l
+	want, err := l.InfraContainers()
+	if err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	}
+	project := l.Topo.Infra.Project
+	var running []string
+	for _, c := range want {
+		info, err := l.docker.ContainerInspect(ctx, c.Name)
+		if err != nil {
+			return steps.Status{State: steps.NotDone, Reason: "no container " + c.Name}
+		}
+		if info.Config.Labels[composeProjectLabel] != project || info.Config.Labels[render.LabelLab] != l.Topo.Cluster.Name {
+			return steps.Status{State: steps.Broken, Reason: fmt.Sprintf("container %s exists but is not compose project %s of lab %s", c.Name, project, l.Topo.Cluster.Name)}
+		}
+		if info.State == nil || !info.State.Running {
+			return steps.Status{State: steps.Broken, Reason: fmt.Sprintf("container %s is not running (%s)", c.Name, stateText(info.State))}
+		}
+		running = append(running, c.Name)
+	}
+	return steps.Status{State: steps.Done, Reason: "running: " + strings.Join(running, ", ")}
+}
+
+func stateText(st *container.State) string {
+	if st == nil {
+		return "no state"
+	}
+	if st.ExitCode != 0 {
+		return fmt.Sprintf("%s, exit code %d", st.Status, st.ExitCode)
+	}
+	return st.Status
+}
+
+// compose renders the project into the infra directory and opens it.
+func (l *Lab) compose() (*tccompose.DockerCompose, error) {
+	dir, err := l.InfraDir()
+	if err != nil {
+		return nil, err
+	}
+	yaml, err := render.ComposeYAML(l.Topo)
+	if err != nil {
+		return nil, err
+	}
+	frr, err := render.FRRFiles(l.Topo)
+	if err != nil {
+		return nil, err
+	}
+	files := []render.File{{Name: "docker-compose.yaml", Data: yaml}}
+	if err := render.WriteFiles(dir, files); err != nil {
+		return nil, err
+	}
+	if err := render.WriteFiles(filepath.Join(dir, "frr"), frr); err != nil {
+		return nil, err
+	}
+	// Ryuk, testcontainers' reaper, would remove the stack when spklab
+	// exits, and its image cannot be pulled offline; the lab outlives us.
+	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	c, err := tccompose.NewDockerComposeWith(
+		tccompose.WithStackFiles(filepath.Join(dir, "docker-compose.yaml")),
+		tccompose.StackIdentifier(l.Topo.Infra.Project),
+		tccompose.WithLogger(composeLogger{l}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("compose project %s: %w", l.Topo.Infra.Project, err)
+	}
+	return c, nil
+}
+
+// Apply brings the compose project up (recreating what changed) and waits
+// for its containers to run.
+func (s InfraStep) Apply(ctx context.Context) error {
+	c, err := s.l.compose()
+	if err != nil {
+		return err
+	}
+	if err := c.Up(ctx, tccompose.Wait(true), tccompose.RemoveOrphans(true)); err != nil {
+		return fmt.Errorf("compose up of project %s: %w", s.l.Topo.Infra.Project, err)
+	}
+	return nil
+}
+
+// Destroy takes the compose project down with its volumes, then removes
+// the rendered directory. Containers of the project that compose no longer
+// knows (an older topology) go too.
+func (s InfraStep) Destroy(ctx context.Context) error {
+	l := s.l
+	list, err := l.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", composeProjectLabel+"="+l.Topo.Infra.Project),
+		filters.Arg("label", render.LabelLab+"="+l.Topo.Cluster.Name))})
+	if err != nil {
+		return fmt.Errorf("listing infra containers: %w", err)
+	}
+	if len(list) > 0 {
+		c, err := l.compose()
+		if err != nil {
+			return err
+		}
+		if err := c.Down(ctx, tccompose.RemoveOrphans(true), tccompose.RemoveVolumes(true)); err != nil {
+			return fmt.Errorf("compose down of project %s: %w", l.Topo.Infra.Project, err)
+		}
+	}
+	dir, err := l.InfraDir()
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// composeLogger sends testcontainers' messages to the lab log at debug.
+type composeLogger struct{ l *Lab }
+
+func (c composeLogger) Printf(format string, v ...any) { c.l.Log.Debug(fmt.Sprintf(format, v...)) }
