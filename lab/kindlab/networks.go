@@ -32,6 +32,9 @@ var nodeSysctls = [][2]string{
 	{"net.ipv4.conf.all.rp_filter", "0"},
 	{"net.ipv4.conf.default.rp_filter", "0"},
 	{"net.ipv4.ip_forward", "1"},
+	// kind nodes start with IPv6 disabled on new devices; the node agent's
+	// per-tenant VXLAN devices carry IPv6 routes too.
+	{"net.ipv6.conf.default.disable_ipv6", "0"},
 }
 
 // NetworksStep is the docker networks the workers join (render.DockerNetworks):

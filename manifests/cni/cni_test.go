@@ -114,6 +114,10 @@ func TestCalicoIsVXLANWithoutBIRDNATOrXDP(t *testing.T) {
 		"CALICO_IPV4POOL_VXLAN":        "CrossSubnet",
 		"CALICO_IPV4POOL_NAT_OUTGOING": "false",
 		"FELIX_XDPENABLED":             "false",
+		// Not first-found: the workers get external-net and egress-net later.
+		"IP_AUTODETECTION_METHOD": "kubernetes-internal-ip",
+		// Off 4789, SPK's tenant tunnel port, which felix would guard.
+		"FELIX_VXLANPORT": "4799",
 	}
 	for k, v := range want {
 		if env[k] != v {
