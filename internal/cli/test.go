@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -33,9 +35,15 @@ them with a Ginkgo label expression. A failed spec leaves its evidence (router v
 JSON, each TMM's stats, flows and BGP status, a 2 s pcap at the router) in
 <artifacts>/<spec>/.
 
-Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage;
-3 --runtime kind (not built yet).`,
-		Example: `  sudo spklab test --runtime netns
+On the kind lab the checks run as the guide's: curl from the client container
+infra-client-1, vtysh in the router container infra-frr-1, curl in the tenant pods and
+spk-tmm stats in the TMM pods (kubectl on the control-plane node). When a spec fails,
+the lab's logs and state are collected into <artifacts>/lab (as spklab logs does).
+
+Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage.`,
+		Example: `  spklab test
+  spklab test --label-filter 'ingress || snat' --junit report.xml
+  sudo spklab test --runtime netns
   sudo spklab test --runtime netns --label-filter 'bgp && !disruptive' --junit report.xml
   sudo spklab test --runtime netns -f my-lab.yaml --artifacts /tmp/evidence`,
 		Args: cobra.NoArgs,
@@ -43,30 +51,13 @@ Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage;
 			if err := e2e.CheckLabelFilter(labelFilter); err != nil {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--label-filter: %w", err)}
 			}
-			if f.runtime == runtimeKind {
-				return &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s --runtime kind: the kind lab is not built yet (issue 7); use --runtime netns", cmd.CommandPath())}
-			}
-			l, err := f.netnsLab(cmd, o)
-			if err != nil {
-				return err
-			}
-			topo, err := o.validTopology()
-			if err != nil {
-				return err
-			}
 			ctx, cancel := interruptible(cmd)
 			defer cancel()
-			s, err := l.Status(ctx)
+			target, closeTarget, err := f.testTarget(ctx, cmd, o)
 			if err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
+				return err
 			}
-			if !s.Up() {
-				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not up (see spklab status --runtime netns); bring it up with spklab up --runtime netns", l.Cluster())}
-			}
-			target, err := framework.NewNetnsTarget(l, topo)
-			if err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
+			defer closeTarget()
 			sum, err := e2e.RunSuites(ctx, target, e2e.Options{
 				LabelFilter:  labelFilter,
 				JUnitFile:    junit,
@@ -78,6 +69,14 @@ Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage;
 				fmt.Fprintf(o.stdout, "spklab test on %s: %s\n", target.Name(), sum)
 			}
 			if err != nil {
+				if kt, ok := target.(*framework.KindTarget); ok && sum != nil && sum.Failed > 0 {
+					dir := filepath.Join(artifacts, "lab")
+					if lerr := kt.Lab().CollectLogs(ctx, dir); lerr != nil {
+						fmt.Fprintf(o.stderr, "collecting the lab's logs: %v\n", lerr)
+					} else {
+						fmt.Fprintf(o.stdout, "the lab's logs and state are in %s\n", dir)
+					}
+				}
 				return &ExitError{Code: ExitProblems, Err: err}
 			}
 			return nil
@@ -96,4 +95,47 @@ Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage;
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// testTarget is the running lab of the runtime flag as a Target, and what
+// releases it.
+func (f *labFlags) testTarget(ctx context.Context, cmd *cobra.Command, o *options) (framework.Target, func(), error) {
+	if f.runtime == runtimeKind {
+		lab, err := newKindLab(o, f.kubeconfig)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, st := range lab.Status(ctx).Steps {
+			if st.State != "done" {
+				lab.Close()
+				return nil, nil, &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not up: step %s is %s (%s); run spklab up", lab.Topo.Cluster.Name, st.Step, st.State, st.Reason)}
+			}
+		}
+		target, err := framework.NewKindTarget(ctx, lab)
+		if err != nil {
+			lab.Close()
+			return nil, nil, &ExitError{Code: ExitProblems, Err: err}
+		}
+		return target, func() { lab.Close() }, nil
+	}
+	l, err := f.netnsLab(cmd, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	topo, err := o.validTopology()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := l.Status(ctx)
+	if err != nil {
+		return nil, nil, &ExitError{Code: ExitProblems, Err: err}
+	}
+	if !s.Up() {
+		return nil, nil, &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not up (see spklab status --runtime netns); bring it up with spklab up --runtime netns", l.Cluster())}
+	}
+	target, err := framework.NewNetnsTarget(l, topo)
+	if err != nil {
+		return nil, nil, &ExitError{Code: ExitProblems, Err: err}
+	}
+	return target, func() {}, nil
 }

@@ -153,7 +153,7 @@ func (s SPKStep) Apply(ctx context.Context) error {
 	}
 	// Tags stay (":dev") when an image is rebuilt: running pods keep the
 	// old one unless restarted.
-	if before != nil && len(stale) > 0 {
+	if before != nil && rebuilt(stale) {
 		args := append([]string{"-n", l.Topo.SPK.Namespace, "rollout", "restart"}, spkWorkloads...)
 		if _, err := l.Kubectl(ctx, nil, args...); err != nil {
 			return fmt.Errorf("restarting SPK workloads for rebuilt images: %w", err)
@@ -217,6 +217,17 @@ func (s SPKStep) Destroy(ctx context.Context) error {
 type staleImage struct {
 	Node, Ref string
 	Missing   bool
+}
+
+// rebuilt reports whether a node holds an older build of an image (not
+// merely lacks it): running pods then need a restart.
+func rebuilt(s []staleImage) bool {
+	for _, x := range s {
+		if !x.Missing {
+			return true
+		}
+	}
+	return false
 }
 
 func staleText(s []staleImage) string {

@@ -267,3 +267,9 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// TMMAPIPort is where the chart's TMM serves its gRPC API in the pod.
+const TMMAPIPort = 9443
+
+// ControlPlaneName is the control-plane node's container.
+func (l *Lab) ControlPlaneName() string { return l.Topo.Cluster.Name + "-" + topology.RoleControlPlane }

@@ -88,6 +88,17 @@ func (s TenantsStep) Check(ctx context.Context) steps.Status {
 			return steps.Status{State: steps.Broken, Reason: fmt.Sprintf("Deployment %s/%s has %q of %d replicas available", tn.Namespace, tn.Deployment, out, tn.Replicas)}
 		}
 	}
+	ns, err := l.Nodes()
+	if err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	}
+	stale, err := l.staleImages(ctx, ns, []string{l.Topo.Images.App})
+	if err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	}
+	if len(stale) > 0 {
+		return steps.Status{State: steps.NotDone, Reason: staleText(stale)}
+	}
 	crs, err := l.crStates(ctx)
 	if err != nil {
 		return steps.Status{State: steps.NotDone, Reason: "CRs missing: " + lastLine(err.Error())}
@@ -108,7 +119,11 @@ func (s TenantsStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.loadImages(ctx, ns, []string{l.Topo.Images.App}); err != nil {
+	stale, err := l.staleImages(ctx, ns, []string{l.Topo.Images.App})
+	if err != nil {
+		return err
+	}
+	if err := l.loadStale(ctx, ns, stale); err != nil {
 		return err
 	}
 	tenants, err := render.TenantsYAML(l.Topo)
@@ -126,6 +141,12 @@ func (s TenantsStep) Apply(ctx context.Context) error {
 		return fmt.Errorf("applying the SPK CRs: %w", err)
 	}
 	for _, tn := range l.Topo.Tenants {
+		// A rebuilt app image keeps its tag: restart the pods onto it.
+		if rebuilt(stale) {
+			if _, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "rollout", "restart", "deployment/"+tn.Deployment); err != nil {
+				return fmt.Errorf("restarting tenant %s for its rebuilt image: %w", tn.Namespace, err)
+			}
+		}
 		if _, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "rollout", "status", "deployment/"+tn.Deployment,
 			fmt.Sprintf("--timeout=%ds", int(programmedWait.Seconds()))); err != nil {
 			return fmt.Errorf("waiting for tenant %s: %w", tn.Namespace, err)

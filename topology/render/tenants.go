@@ -54,6 +54,9 @@ func TenantObjects(t *topology.Topology) []any {
 								Image:           t.Images.App,
 								ImagePullPolicy: corev1.PullNever,
 								Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: appPort}},
+								// The app answers "pod <name> node <node>".
+								Env: []corev1.EnvVar{{Name: "SPKLAB_NODE", ValueFrom: &corev1.EnvVarSource{
+									FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}},
 								ReadinessProbe: &corev1.Probe{
 									ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
 									PeriodSeconds: 2,

@@ -39,8 +39,9 @@ var frrRecipe = recipe{
 // --- client and app ---------------------------------------------------------
 
 // nginxConf is the netns lab's nginx site in container form: /txt returns
-// the client address nginx sees (how SNAT is observed); / answers with the
-// host name, which in a pod is the pod's name.
+// the client address nginx sees (how SNAT is observed); / answers
+// "pod <host name> node <node>" as the netns lab's pods do (in a pod the
+// host name is the pod's name; the entrypoint fills in SPKLAB_NODE).
 const nginxConf = `# spklab client / app nginx.
 daemon off;
 user www-data;
@@ -65,17 +66,19 @@ http {
         }
         location / {
             add_header X-Pod $hostname always;
-            return 200 "$hostname\n";
+            return 200 "pod $hostname node @SPKLAB_NODE@\n";
         }
     }
 }
 `
 
-// clientEntrypoint routes through the lab router instead of docker's
-// gateway when compose says where it is (SPKLAB_GATEWAY_V4/V6; needs
-// NET_ADMIN), then runs the command (nginx by default).
+// clientEntrypoint puts the node name (SPKLAB_NODE, from the downward API
+// in a pod) into nginx's answer, routes through the lab router instead of
+// docker's gateway when compose says where it is (SPKLAB_GATEWAY_V4/V6;
+// needs NET_ADMIN), then runs the command (nginx by default).
 const clientEntrypoint = `#!/bin/sh
 set -eu
+sed -i "s/@SPKLAB_NODE@/${SPKLAB_NODE:-none}/" /etc/nginx/nginx.conf
 if [ -n "${SPKLAB_GATEWAY_V4:-}" ]; then
 	ip -4 route replace default via "$SPKLAB_GATEWAY_V4"
 fi

@@ -1,0 +1,345 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/lab/kindlab"
+	"github.com/spklab/spklab/spk"
+	"github.com/spklab/spklab/topology"
+	"github.com/spklab/spklab/topology/render"
+)
+
+// Bounds of the kind target's waits.
+const (
+	kindConfigWait  = 30 * time.Second
+	kindRestartWait = 60 * time.Second
+	kindPoll        = 50 * time.Millisecond
+)
+
+// KindTarget is a running kind lab as a Target: the client and router are
+// the compose containers, pods and TMMs are reached with kubectl on the
+// control-plane node (the host needs no kubectl), CR changes go through
+// the API server and the controller.
+type KindTarget struct {
+	lab  *kindlab.Lab
+	vty  *frr.VTY
+	pods map[string][]TenantPod
+	tmms []TMM
+}
+
+// NewKindTarget reads the tenants' pods of a lab that is up.
+func NewKindTarget(ctx context.Context, l *kindlab.Lab) (*KindTarget, error) {
+	t := &KindTarget{lab: l, vty: l.RouterVTY(), pods: map[string][]TenantPod{}}
+	for _, tn := range l.Topo.Tenants {
+		pods, err := t.readPods(ctx, tn)
+		if err != nil {
+			return nil, err
+		}
+		if len(pods) == 0 {
+			return nil, fmt.Errorf("kind target: tenant %s has no running pods", tn.Namespace)
+		}
+		t.pods[tn.Namespace] = pods
+	}
+	for i := range l.Topo.TMM.Replicas {
+		t.tmms = append(t.tmms, kindTMM{lab: l, pod: kindlab.TMMPod(i)})
+	}
+	return t, nil
+}
+
+// KindPod runs commands in a pod through kubectl on the control-plane
+// node (docker exec … kubectl exec).
+func KindPod(controlPlane, namespace, name string) Prefixed {
+	return Prefixed{name: "pod " + namespace + "/" + name, prefix: []string{
+		"docker", "exec", controlPlane, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+		"exec", "--namespace", namespace, name, "--"}}
+}
+
+func (t *KindTarget) readPods(ctx context.Context, tn topology.Tenant) ([]TenantPod, error) {
+	out, err := t.lab.Kubectl(ctx, nil, "-n", tn.Namespace, "get", "pods", "-l", render.LabelApp+"="+tn.Deployment, "-o", "json")
+	if err != nil {
+		return nil, fmt.Errorf("kind target: pods of tenant %s: %w", tn.Namespace, err)
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name              string  `json:"name"`
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Spec struct {
+				NodeName string `json:"nodeName"`
+			} `json:"spec"`
+			Status struct {
+				Phase  string `json:"phase"`
+				PodIPs []struct {
+					IP string `json:"ip"`
+				} `json:"podIPs"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return nil, fmt.Errorf("kind target: parsing pods of tenant %s: %w", tn.Namespace, err)
+	}
+	cp := t.lab.ControlPlaneName()
+	var pods []TenantPod
+	for _, it := range list.Items {
+		if it.Status.Phase != "Running" || it.Metadata.DeletionTimestamp != nil {
+			continue
+		}
+		p := TenantPod{Name: it.Metadata.Name, Tenant: tn.Namespace, Node: it.Spec.NodeName,
+			Exec: KindPod(cp, tn.Namespace, it.Metadata.Name)}
+		for _, ip := range it.Status.PodIPs {
+			if a, err := netip.ParseAddr(ip.IP); err == nil {
+				p.IPs = append(p.IPs, a)
+			}
+		}
+		pods = append(pods, p)
+	}
+	slices.SortFunc(pods, func(a, b TenantPod) int { return strings.Compare(a.Name, b.Name) })
+	return pods, nil
+}
+
+// Name names the lab.
+func (t *KindTarget) Name() string { return "kind lab " + t.lab.Topo.Cluster.Name }
+
+// Topology is the topology the lab was built from.
+func (t *KindTarget) Topology() *topology.Topology { return t.lab.Topo }
+
+// Client runs commands in the client container, as the guide does.
+func (t *KindTarget) Client() Executor { return Container(t.lab.Topo.ClientContainer()) }
+
+// Router runs commands in the router container.
+func (t *KindTarget) Router() Executor { return Container(t.lab.Topo.RouterContainer()) }
+
+// RouterVTY queries the router container's FRR.
+func (t *KindTarget) RouterVTY() *frr.VTY { return t.vty }
+
+// Pods lists the tenant's running pods.
+func (t *KindTarget) Pods(tenant string) []TenantPod { return t.pods[tenant] }
+
+// TMMs are the TMM pods, replica i at index i.
+func (t *KindTarget) TMMs() []TMM { return t.tmms }
+
+// versions reads the config version every replica runs, all at once
+// (each read is a kubectl exec, a few hundred milliseconds).
+func (t *KindTarget) versions(ctx context.Context) ([]string, error) {
+	out := make([]string, len(t.tmms))
+	errs := make([]error, len(t.tmms))
+	var wg sync.WaitGroup
+	for i, m := range t.tmms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := m.(kindTMM).stats(ctx, 0)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out[i] = s.Version
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// DeleteIngress deletes the tenant's F5SPKIngressTCP through the API server
+// and returns once every replica runs a config other than the one before.
+func (t *KindTarget) DeleteIngress(ctx context.Context, tenant string) error {
+	var name string
+	for _, tn := range t.lab.Topo.Tenants {
+		if tn.Namespace == tenant && tn.Ingress != nil {
+			name = tn.Ingress.Name
+		}
+	}
+	if name == "" {
+		return fmt.Errorf("tenant %s has no ingress", tenant)
+	}
+	before, err := t.versions(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := t.lab.Kubectl(ctx, nil, "-n", tenant, "delete", "f5-spk-ingresstcps."+spk.IngressTCPGroupVersion.Group, name, "--wait=false"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(kindConfigWait)
+	for {
+		now, err := t.versions(ctx)
+		if err == nil {
+			changed := 0
+			for i := range now {
+				if now[i] != before[i] {
+					changed++
+				}
+			}
+			if changed == len(now) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after deleting %s/%s, not every TMM took a new config within %s (versions before %v, now %v, %v)", tenant, name, kindConfigWait, before, now, err)
+		}
+		if err := sleep(ctx, kindPoll); err != nil {
+			return err
+		}
+	}
+}
+
+// Reapply applies every CR of the topology and waits until each is
+// Programmed (every replica confirmed it).
+func (t *KindTarget) Reapply(ctx context.Context) error {
+	crs, err := t.lab.CRsYAML()
+	if err != nil {
+		return err
+	}
+	if _, err := t.lab.Kubectl(ctx, crs, "apply", "--server-side", "--force-conflicts", "--field-manager="+kindlab.FieldManager, "-f", "-"); err != nil {
+		return err
+	}
+	_, err = t.lab.Kubectl(ctx, crs, "wait", "--for=condition=Programmed", "-f", "-", fmt.Sprintf("--timeout=%ds", int(kindConfigWait.Seconds())))
+	return err
+}
+
+// tmmContainer is a TMM pod's node, container ID and restart count.
+type tmmContainer struct {
+	node, id string
+	restarts int
+	running  bool
+}
+
+func (t *KindTarget) tmmContainer(ctx context.Context, pod string) (tmmContainer, error) {
+	out, err := t.lab.Kubectl(ctx, nil, "-n", t.lab.Topo.SPK.Namespace, "get", "pod", pod, "-o",
+		`jsonpath={.spec.nodeName} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt}`)
+	if err != nil {
+		return tmmContainer{}, err
+	}
+	f := strings.Fields(out)
+	if len(f) < 3 {
+		return tmmContainer{}, fmt.Errorf("pod %s has no container status yet (%q)", pod, out)
+	}
+	n, err := strconv.Atoi(f[2])
+	if err != nil {
+		return tmmContainer{}, fmt.Errorf("pod %s restart count %q: %w", pod, f[2], err)
+	}
+	return tmmContainer{node: f[0], id: strings.TrimPrefix(f[1], "containerd://"), restarts: n, running: len(f) > 3}, nil
+}
+
+// RestartTMM kills replica i's spk-tmm with SIGKILL through the node's
+// containerd (a crash: no goodbye to BGP peers), lets the kubelet restart
+// it, and returns when the new container runs, after its API answers.
+func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
+	pod := kindlab.TMMPod(i)
+	before, err := t.tmmContainer(ctx, pod)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if _, err := Container(before.node).Exec(ctx, "ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", before.id); err != nil {
+		return time.Time{}, fmt.Errorf("killing %s: %w", pod, err)
+	}
+	deadline := time.Now().Add(kindRestartWait)
+	var started time.Time
+	for started.IsZero() {
+		now, err := t.tmmContainer(ctx, pod)
+		if err == nil && now.restarts > before.restarts && now.running {
+			started = time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("%s did not run again within %s after the kill", pod, kindRestartWait)
+		}
+		if err := sleep(ctx, kindPoll); err != nil {
+			return time.Time{}, err
+		}
+	}
+	for {
+		if _, err := t.tmms[i].(kindTMM).stats(ctx, 0); err == nil {
+			return started, nil
+		}
+		if time.Now().After(deadline) {
+			return started, fmt.Errorf("%s runs again but its API does not answer", pod)
+		}
+		if err := sleep(ctx, kindPoll); err != nil {
+			return started, err
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// kindTMM reads a TMM pod's state with spk-tmm stats inside it.
+type kindTMM struct {
+	lab *kindlab.Lab
+	pod string
+}
+
+// kindStats is what `spk-tmm stats -o json` prints, as far as read here.
+type kindStats struct {
+	Version  string          `json:"version"`
+	BGP      json.RawMessage `json:"bgp"`
+	FlowList json.RawMessage `json:"flowList"`
+	raw      []byte
+}
+
+func (k kindTMM) Name() string { return k.pod }
+
+func (k kindTMM) stats(ctx context.Context, flows int) (*kindStats, error) {
+	args := []string{"-n", k.lab.Topo.SPK.Namespace, "exec", k.pod, "--", "spk-tmm", "stats", "--api", "127.0.0.1:" + strconv.Itoa(kindlab.TMMAPIPort), "-o", "json"}
+	if flows != 0 {
+		args = append(args, "--flows", strconv.Itoa(flows))
+	}
+	out, err := k.lab.Kubectl(ctx, nil, args...)
+	if err != nil {
+		return nil, err
+	}
+	s := &kindStats{raw: []byte(out)}
+	if err := json.Unmarshal(s.raw, s); err != nil {
+		return nil, fmt.Errorf("%s: parsing spk-tmm stats: %w", k.pod, err)
+	}
+	return s, nil
+}
+
+func (k kindTMM) Stats(ctx context.Context) ([]byte, error) {
+	s, err := k.stats(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.raw, nil
+}
+
+func (k kindTMM) Flows(ctx context.Context) ([]byte, error) {
+	s, err := k.stats(ctx, maxFlows)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.FlowList) == 0 {
+		return []byte("[]"), nil
+	}
+	return s.FlowList, nil
+}
+
+func (k kindTMM) BGP(ctx context.Context) ([]byte, error) {
+	s, err := k.stats(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	return s.BGP, nil
+}
+
+var _ Target = (*KindTarget)(nil)
+
+// Lab is the kind lab under test.
+func (t *KindTarget) Lab() *kindlab.Lab { return t.lab }
