@@ -12,6 +12,9 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+
 	"github.com/spklab/spklab/lab/frr"
 	"github.com/spklab/spklab/lab/kindlab"
 	"github.com/spklab/spklab/spk"
@@ -32,6 +35,7 @@ const (
 // the API server and the controller.
 type KindTarget struct {
 	lab  *kindlab.Lab
+	dyn  dynamic.Interface
 	vty  *frr.VTY
 	pods map[string][]TenantPod
 	tmms []TMM
@@ -39,7 +43,15 @@ type KindTarget struct {
 
 // NewKindTarget reads the tenants' pods of a lab that is up.
 func NewKindTarget(ctx context.Context, l *kindlab.Lab) (*KindTarget, error) {
-	t := &KindTarget{lab: l, vty: l.RouterVTY(), pods: map[string][]TenantPod{}}
+	cfg, err := l.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kind target: %w", err)
+	}
+	t := &KindTarget{lab: l, dyn: dyn, vty: l.RouterVTY(), pods: map[string][]TenantPod{}}
 	for _, tn := range l.Topo.Tenants {
 		pods, err := t.readPods(ctx, tn)
 		if err != nil {
@@ -129,22 +141,17 @@ func (t *KindTarget) Pods(tenant string) []TenantPod { return t.pods[tenant] }
 // TMMs are the TMM pods, replica i at index i.
 func (t *KindTarget) TMMs() []TMM { return t.tmms }
 
-// versions reads the config version every replica runs, all at once
-// (each read is a kubectl exec, a few hundred milliseconds).
-func (t *KindTarget) versions(ctx context.Context) ([]string, error) {
-	out := make([]string, len(t.tmms))
+// eachTMM reads every replica's stats at once (each read is a kubectl
+// exec, a few hundred milliseconds).
+func (t *KindTarget) eachTMM(ctx context.Context) ([]*kindStats, error) {
+	out := make([]*kindStats, len(t.tmms))
 	errs := make([]error, len(t.tmms))
 	var wg sync.WaitGroup
 	for i, m := range t.tmms {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := m.(kindTMM).stats(ctx, 0)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			out[i] = s.Version
+			out[i], errs[i] = m.(kindTMM).stats(ctx, 0)
 		}()
 	}
 	wg.Wait()
@@ -152,7 +159,8 @@ func (t *KindTarget) versions(ctx context.Context) ([]string, error) {
 }
 
 // DeleteIngress deletes the tenant's F5SPKIngressTCP through the API server
-// and returns once every replica runs a config other than the one before.
+// (client-go from this host: no kubectl exec delay in what the spec times)
+// and returns once no replica runs its virtual servers any more.
 func (t *KindTarget) DeleteIngress(ctx context.Context, tenant string) error {
 	var name string
 	for _, tn := range t.lab.Topo.Tenants {
@@ -163,29 +171,28 @@ func (t *KindTarget) DeleteIngress(ctx context.Context, tenant string) error {
 	if name == "" {
 		return fmt.Errorf("tenant %s has no ingress", tenant)
 	}
-	before, err := t.versions(ctx)
-	if err != nil {
-		return err
+	gvr := spk.IngressTCPGroupVersion.WithResource("f5-spk-ingresstcps")
+	if err := t.dyn.Resource(gvr).Namespace(tenant).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("deleting F5SPKIngressTCP %s/%s: %w", tenant, name, err)
 	}
-	if _, err := t.lab.Kubectl(ctx, nil, "-n", tenant, "delete", "f5-spk-ingresstcps."+spk.IngressTCPGroupVersion.Group, name, "--wait=false"); err != nil {
-		return err
-	}
+	vs := tenant + "/" + name
 	deadline := time.Now().Add(kindConfigWait)
 	for {
-		now, err := t.versions(ctx)
+		all, err := t.eachTMM(ctx)
 		if err == nil {
-			changed := 0
-			for i := range now {
-				if now[i] != before[i] {
-					changed++
+			running := 0
+			for _, s := range all {
+				if s.hasVirtualServer(vs) {
+					running++
 				}
 			}
-			if changed == len(now) {
+			if running == 0 {
 				return nil
 			}
+			err = fmt.Errorf("%d replica(s) still run %s", running, vs)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after deleting %s/%s, not every TMM took a new config within %s (versions before %v, now %v, %v)", tenant, name, kindConfigWait, before, now, err)
+			return fmt.Errorf("after deleting %s, not every TMM dropped it within %s: %w", vs, kindConfigWait, err)
 		}
 		if err := sleep(ctx, kindPoll); err != nil {
 			return err
@@ -288,10 +295,22 @@ type kindTMM struct {
 
 // kindStats is what `spk-tmm stats -o json` prints, as far as read here.
 type kindStats struct {
-	Version  string          `json:"version"`
+	Version        string `json:"version"`
+	VirtualServers []struct {
+		Name string `json:"name"`
+	} `json:"virtualServers"`
 	BGP      json.RawMessage `json:"bgp"`
 	FlowList json.RawMessage `json:"flowList"`
 	raw      []byte
+}
+
+func (s *kindStats) hasVirtualServer(name string) bool {
+	for _, vs := range s.VirtualServers {
+		if vs.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (k kindTMM) Name() string { return k.pod }
