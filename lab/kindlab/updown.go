@@ -4,14 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 
 	"github.com/spklab/spklab/lab/steps"
+	"github.com/spklab/spklab/topology/render"
 )
 
 // Images are every image the lab runs, as docker must hold them.
@@ -76,7 +82,82 @@ func (l *Lab) downSteps() []steps.Step {
 }
 
 // Down removes every container, network, volume, bridge and kubeconfig
-// entry the lab made, and nothing else.
+// entry the lab made, and nothing else, then checks that nothing is left.
 func (l *Lab) Down(ctx context.Context, out io.Writer) ([]steps.Result, error) {
-	return steps.Runner{Out: out}.Destroy(ctx, l.downSteps())
+	res, err := steps.Runner{Out: out}.Destroy(ctx, l.downSteps())
+	if err != nil {
+		return res, err
+	}
+	left, err := l.Leftovers(ctx)
+	if err != nil {
+		return res, err
+	}
+	if len(left) > 0 {
+		return res, fmt.Errorf("left after down: %s", strings.Join(left, "; "))
+	}
+	return res, nil
+}
+
+// Leftovers lists what of this lab exists: containers (kind's cluster
+// label, the lab label, the compose project), docker networks and volumes
+// with the lab's or the project's label, the host's fallback bridges, the
+// kubeconfig context and the rendered infra directory. Docker's "kind"
+// network is kind's, shared by every kind cluster, and is not listed.
+func (l *Lab) Leftovers(ctx context.Context) ([]string, error) {
+	var left []string
+	seen := map[string]bool{}
+	for _, label := range []string{
+		"io.x-k8s.kind.cluster=" + l.Topo.Cluster.Name,
+		render.LabelLab + "=" + l.Topo.Cluster.Name,
+		composeProjectLabel + "=" + l.Topo.Infra.Project,
+	} {
+		cs, err := l.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+		if err != nil {
+			return nil, fmt.Errorf("listing containers: %w", err)
+		}
+		for _, c := range cs {
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				left = append(left, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
+			}
+		}
+		nets, err := l.docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", label))})
+		if err != nil {
+			return nil, fmt.Errorf("listing networks: %w", err)
+		}
+		for _, n := range nets {
+			if !seen[n.ID] {
+				seen[n.ID] = true
+				left = append(left, "network "+n.Name)
+			}
+		}
+		vols, err := l.docker.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", label))})
+		if err != nil {
+			return nil, fmt.Errorf("listing volumes: %w", err)
+		}
+		for _, v := range vols.Volumes {
+			if !seen["volume "+v.Name] {
+				seen["volume "+v.Name] = true
+				left = append(left, "volume "+v.Name)
+			}
+		}
+	}
+	bridges, err := l.LabBridges()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bridges {
+		left = append(left, "host link "+b.Attrs().Name)
+	}
+	if ok, err := l.HasKubeContext(); err != nil {
+		return nil, err
+	} else if ok {
+		left = append(left, "kubeconfig context "+l.KubeContext()+" in "+l.KubeconfigPath())
+	}
+	if dir, err := l.InfraDir(); err == nil {
+		if _, err := os.Stat(dir); err == nil {
+			left = append(left, "directory "+dir)
+		}
+	}
+	return left, nil
 }
