@@ -85,3 +85,40 @@ func runKindStatus(cmd *cobra.Command, o *options, kubeconfig, output string) er
 	}
 	return nil
 }
+
+func newLogsCommand(o *options) *cobra.Command {
+	var kubeconfig, dir string
+	cmd := &cobra.Command{
+		Use:   "logs --artifacts DIR",
+		Short: "Collect the kind lab's evidence: kind logs, pod logs, CR status, router state, TMM stats",
+		Long: `Collect into DIR everything needed to see what the kind lab did: kind's logs of every
+node (kubelet, containerd and every pod's logs under kind/), pods, nodes, events and
+EndpointSlices, the SPK CRs with their status, the SPK namespace's objects, each TMM's
+stats with its flow table (spk-tmm stats), the router's BGP summary, routes and running
+config, the infra containers' logs and spklab status. "spklab test" does the same into
+<artifacts>/lab when a spec fails. Whatever cannot be read is listed in DIR/errors.txt.`,
+		Example: `  spklab logs --artifacts /tmp/lab-evidence`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--artifacts DIR is required")}
+			}
+			lab, err := newKindLab(o, kubeconfig)
+			if err != nil {
+				return err
+			}
+			defer lab.Close()
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			err = lab.CollectLogs(ctx, dir)
+			fmt.Fprintf(o.stdout, "the kind lab's logs and state are in %s\n", dir)
+			if err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "artifacts", "", "folder to write the evidence into (made when missing)")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
+	return cmd
+}

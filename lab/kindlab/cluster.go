@@ -18,6 +18,9 @@ import (
 // Bounds of the cluster step's waits.
 const (
 	apiWait = 4 * time.Minute
+	// resumeWait is how long an existing cluster gets to answer with every
+	// node before it counts as half made.
+	resumeWait = 45 * time.Second
 	poll    = 2 * time.Second
 )
 
@@ -100,12 +103,35 @@ func (s ClusterStep) Check(ctx context.Context) steps.Status {
 }
 
 // Apply creates the cluster when no node container exists, then waits for
-// the API server and the nodes and exports the kubeconfig.
+// the API server and the nodes and exports the kubeconfig. A cluster left
+// half made (an interrupted create: missing or stopped node containers, or
+// nodes that never register) is deleted and created again; kind cannot
+// resume its own create.
 func (s ClusterStep) Apply(ctx context.Context) error {
 	l := s.l
 	ns, err := l.Nodes()
 	if err != nil {
 		return err
+	}
+	if len(ns) > 0 {
+		st := s.Check(ctx)
+		if st.State != steps.Broken {
+			err = l.waitRegistered(ctx, resumeWait)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // interrupted: never delete what merely had no time
+		}
+		if st.State == steps.Broken || err != nil {
+			reason := st.Reason
+			if err != nil {
+				reason = err.Error()
+			}
+			l.Log.Warn("the cluster is half made (an interrupted create?); deleting it to create it again", "cluster", l.Topo.Cluster.Name, "reason", reason)
+			if err := s.Destroy(ctx); err != nil {
+				return err
+			}
+			ns = nil
+		}
 	}
 	if len(ns) == 0 {
 		l.Log.Info("creating kind cluster", "name", l.Topo.Cluster.Name, "image", l.Topo.Images.Node, "nodes", len(l.Topo.Cluster.Nodes))
@@ -117,11 +143,9 @@ func (s ClusterStep) Apply(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("creating kind cluster %s: %w", l.Topo.Cluster.Name, err)
 		}
-	} else if st := s.Check(ctx); st.State == steps.Broken {
-		return fmt.Errorf("existing cluster: %s", st.Reason)
-	}
-	if err := l.waitRegistered(ctx); err != nil {
-		return err
+		if err := l.waitRegistered(ctx, apiWait); err != nil {
+			return err
+		}
 	}
 	if err := l.provider.ExportKubeConfig(l.Topo.Cluster.Name, l.Kubeconfig, false); err != nil {
 		return fmt.Errorf("exporting kubeconfig of %s: %w", l.Topo.Cluster.Name, err)
@@ -140,9 +164,9 @@ func (s ClusterStep) Destroy(context.Context) error {
 // waitRegistered is spklab's own readiness wait: kind's waits for Ready,
 // which never comes without a CNI. It waits until the API server answers
 // and every node has registered.
-func (l *Lab) waitRegistered(ctx context.Context) error {
+func (l *Lab) waitRegistered(ctx context.Context, limit time.Duration) error {
 	want := len(l.Topo.Cluster.Nodes)
-	ctx, cancel := context.WithTimeout(ctx, apiWait)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var last error
 	for {
@@ -156,7 +180,7 @@ func (l *Lab) waitRegistered(ctx context.Context) error {
 		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting %s for the API server and %d nodes: %w", apiWait, want, last)
+			return fmt.Errorf("waiting %s for the API server and %d nodes: %w", limit, want, last)
 		case <-time.After(poll):
 		}
 	}

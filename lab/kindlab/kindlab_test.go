@@ -146,7 +146,12 @@ func TestKindLabSteps(t *testing.T) {
 		}
 	}
 	removeKindNetworkIfNew(ctx, t, l)
-	all := l.Steps()
+	// The cluster's own steps; infra, spk and tenants are run by the full
+	// lab test (e2e/kindlab), which needs the default lab's infra names.
+	all := l.Steps()[:4]
+	if all[3].Name() != "attachments" {
+		t.Fatalf("steps %v: want the first four to end with attachments", all)
+	}
 	destroy := func() {
 		if _, err := (steps.Runner{Out: testWriter{t}}).Destroy(context.Background(), all); err != nil {
 			t.Errorf("cleanup: %v", err)

@@ -1,0 +1,262 @@
+//go:build kinde2e
+
+// Package kindlab_test is the product's whole path on the kind runtime, as
+// a student runs it: spklab up, spklab test, spklab down, with spklab up
+// killed in the middle of each step in turn. It runs the spklab binary
+// (what users run) against the default lab and needs root, dockerd and
+// every image (make test-kind builds them).
+package kindlab_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spklab/spklab/internal/testenv"
+)
+
+// steps are spklab up's steps in order, as it prints them.
+var steps = []string{"cluster", "cni", "networks", "attachments", "infra", "spk", "tenants"}
+
+// spklabBinary is $SPKLAB_BIN or a fresh build of ./cmd/spklab.
+func spklabBinary(t *testing.T) string {
+	if b := os.Getenv("SPKLAB_BIN"); b != "" {
+		abs, err := filepath.Abs(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
+	bin := filepath.Join(t.TempDir(), "spklab")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/spklab/spklab/cmd/spklab")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building spklab: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// artifactsDir is $SPKLAB_ARTIFACTS (JUnit reports and evidence kept) or
+// a temporary folder.
+func artifactsDir(t *testing.T) string {
+	if d := os.Getenv("SPKLAB_ARTIFACTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+type lab struct {
+	t          *testing.T
+	bin        string
+	kubeconfig string
+}
+
+// run runs spklab with args to the end, logging its output.
+func (l *lab) run(ctx context.Context, args ...string) (string, error) {
+	l.t.Helper()
+	cmd := exec.CommandContext(ctx, l.bin, append(args, "--kubeconfig", l.kubeconfig)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	l.t.Logf("spklab %s (%s, %v):\n%s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond), err, filtered(out.String()))
+	return out.String(), err
+}
+
+// filtered drops docker compose's per-container progress lines.
+func filtered(s string) string {
+	var keep []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, " Container ") || strings.HasPrefix(line, " Network ") {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// stepTimes parses up's closing table: step → time.
+func stepTimes(out string) map[string]string {
+	times := map[string]string{}
+	in := false
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "STEP" {
+			in = true
+			continue
+		}
+		if in && len(f) >= 2 {
+			times[f[0]] = f[len(f)-1]
+		}
+	}
+	return times
+}
+
+// upKilledIn starts spklab up and SIGKILLs its process group (spklab and
+// every docker exec, kubectl and ctr it runs) once it has been applying a
+// step at index ≥ from for delay. It returns the step it killed, or "" when
+// up finished before.
+func (l *lab) upKilledIn(ctx context.Context, from int, delay time.Duration) (string, error) {
+	cmd := exec.CommandContext(ctx, l.bin, "up", "--kubeconfig", l.kubeconfig)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); pw.Close() }()
+	killed := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		armed := false
+		for sc.Scan() {
+			line := sc.Text()
+			l.t.Logf("  | %s", line)
+			f := strings.Fields(line)
+			if armed || len(f) == 0 || !strings.HasSuffix(line, "applying") {
+				continue
+			}
+			for i := from; i < len(steps); i++ {
+				if f[0] == steps[i] {
+					armed = true
+					step := steps[i]
+					time.AfterFunc(delay, func() {
+						_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+						killed <- step
+					})
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	err := <-done
+	select {
+	case step := <-killed:
+		return step, nil
+	default:
+		if err != nil {
+			return "", fmt.Errorf("spklab up failed before it could be killed: %w", err)
+		}
+		return "", nil
+	}
+}
+
+// killDelays is how long into each step up is killed: mid-step, where the
+// step has made part of its work.
+var killDelays = map[string]time.Duration{
+	"cluster": 12 * time.Second, "cni": 15 * time.Second, "networks": 2 * time.Second,
+	"attachments": 300 * time.Millisecond, "infra": 500 * time.Millisecond,
+	"spk": 8 * time.Second, "tenants": 3 * time.Second,
+}
+
+func (l *lab) status(ctx context.Context) map[string]any {
+	out, err := l.run(ctx, "status", "-o", "json")
+	var s map[string]any
+	if jerr := json.Unmarshal([]byte(out), &s); jerr != nil {
+		l.t.Fatalf("spklab status -o json: %v (exit %v)", jerr, err)
+	}
+	if err != nil {
+		l.t.Errorf("spklab status says the lab is not up: %v", err)
+	}
+	return s
+}
+
+func TestKindLab(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.LockKindClusters(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 75*time.Minute)
+	defer cancel()
+	l := &lab{t: t, bin: spklabBinary(t), kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
+	art := artifactsDir(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			l.run(context.Background(), "logs", "--artifacts", filepath.Join(art, "lab-logs"))
+		}
+		if _, err := l.run(context.Background(), "down"); err != nil {
+			t.Errorf("cleanup: spklab down: %v", err)
+		}
+	})
+	if _, err := l.run(ctx, "down"); err != nil {
+		t.Fatalf("spklab down before starting: %v", err)
+	}
+
+	// 1. A clean spklab up, timed per step.
+	start := time.Now()
+	out, err := l.run(ctx, "up")
+	if err != nil {
+		t.Fatalf("spklab up: %v", err)
+	}
+	t.Logf("timing: clean spklab up %s, steps %v", time.Since(start).Round(time.Second), stepTimes(out))
+	l.status(ctx)
+	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind.xml"), "--artifacts", filepath.Join(art, "evidence")); err != nil {
+		t.Fatalf("spklab test on the fresh lab: %v", err)
+	}
+	// A second up finds every step done.
+	out, err = l.run(ctx, "up")
+	if err != nil {
+		t.Fatalf("second spklab up: %v", err)
+	}
+	for _, s := range steps {
+		if !strings.Contains(out, s+" ") || strings.Contains(out, s+"  applied") {
+			t.Errorf("second up: step %s was not reported already done", s)
+		}
+	}
+	if strings.Count(out, "already done:") != len(steps) {
+		t.Errorf("second up: %d steps already done, want %d", strings.Count(out, "already done:"), len(steps))
+	}
+
+	// 2. down leaves nothing (down itself lists leftovers and fails on any).
+	if _, err := l.run(ctx, "down"); err != nil {
+		t.Fatalf("spklab down: %v", err)
+	}
+
+	// 3. spklab up killed in the middle of each step in turn; every re-run
+	// goes on from what the killed one left.
+	var killedSteps []string
+	for i := 0; i < len(steps); i++ {
+		step, err := l.upKilledIn(ctx, i, killDelays[steps[i]])
+		if err != nil {
+			t.Fatalf("interrupted up from step %s: %v", steps[i], err)
+		}
+		if step == "" {
+			t.Logf("up finished before step %s could be interrupted", steps[i])
+			break
+		}
+		t.Logf("killed spklab up during step %s", step)
+		killedSteps = append(killedSteps, step)
+		for i < len(steps)-1 && steps[i] != step {
+			i++
+		}
+	}
+	if len(killedSteps) < len(steps)-1 {
+		t.Errorf("up was killed during %v only; want every step (but perhaps the last)", killedSteps)
+	}
+	start = time.Now()
+	out, err = l.run(ctx, "up")
+	if err != nil {
+		t.Fatalf("spklab up after the interruptions: %v", err)
+	}
+	t.Logf("timing: spklab up after interruptions in %v: %s, steps %v", killedSteps, time.Since(start).Round(time.Second), stepTimes(out))
+	l.status(ctx)
+	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind-after-interruptions.xml"), "--artifacts", filepath.Join(art, "evidence-after-interruptions")); err != nil {
+		t.Fatalf("spklab test after the interruptions: %v", err)
+	}
+	start = time.Now()
+	if _, err := l.run(ctx, "down"); err != nil {
+		t.Fatalf("spklab down: %v", err)
+	}
+	t.Logf("timing: spklab down %s", time.Since(start).Round(100*time.Millisecond))
+}
