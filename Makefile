@@ -7,8 +7,10 @@ LDFLAGS  := -X github.com/spklab/spklab/internal/version.version=$(VERSION)
 FUZZTIME ?= 30s
 # The lab runtime for up/down/bench: kind (the product) or netns (fast, no Docker).
 RUNTIME  ?= kind
+# Where test-kind leaves its JUnit reports (and evidence of failures).
+ARTIFACTS ?= artifacts
 
-.PHONY: all build test kube-bins lint fuzz generate proto check-generated up down bench clean help
+.PHONY: all build test test-kind images kube-bins lint fuzz generate proto check-generated up down bench clean help
 
 all: lint test
 
@@ -56,8 +58,18 @@ proto: ## regenerate the TMM gRPC API code (needs protoc: Debian protobuf-compil
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative tmm.proto
 
-up: build ## bring the lab up (RUNTIME=kind|netns)
+images: build ## build every image the kind lab runs that docker lacks or holds stale (offline: Debian packages and Go modules)
+	$(SPKLAB) images build
+
+up: build ## bring the lab up (RUNTIME=kind|netns); kind builds missing images first
+	@if [ "$(RUNTIME)" = kind ]; then $(SPKLAB) images build; fi
 	$(SPKLAB) up --runtime $(RUNTIME)
+
+# The whole kind lab as a student runs it: up, the e2e suites (JUnit in
+# $(ARTIFACTS)), down, and up killed in the middle of each step in turn.
+test-kind: images ## the full kind lab test: spklab up/test/down and interrupted ups (root, dockerd; about 15 min)
+	SPKLAB_BIN=$(abspath $(SPKLAB)) SPKLAB_ARTIFACTS=$(abspath $(ARTIFACTS)) \
+		$(GO) test -tags kinde2e -count=1 -timeout 80m -v ./e2e/kindlab/
 
 down: build ## remove everything the lab made (RUNTIME=kind|netns)
 	$(SPKLAB) down --runtime $(RUNTIME)

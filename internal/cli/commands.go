@@ -293,8 +293,8 @@ type labFlags struct {
 	runtime    string
 	runDir     string
 	kubeconfig string
-	tmmBinary string
-	offloads  bool
+	tmmBinary  string
+	offloads   bool
 }
 
 func (f *labFlags) register(cmd *cobra.Command, withStart bool) {

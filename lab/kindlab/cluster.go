@@ -21,7 +21,7 @@ const (
 	// resumeWait is how long an existing cluster gets to answer with every
 	// node before it counts as half made.
 	resumeWait = 45 * time.Second
-	poll    = 2 * time.Second
+	poll       = 2 * time.Second
 )
 
 // ClusterStep is the kind cluster from render.KindConfig with the
