@@ -218,13 +218,20 @@ into a directory with -d (how ./frr is made for the default topology).`,
 }
 
 func newDiagramCommand(o *options) *cobra.Command {
-	var format string
+	var format, kubeconfig string
+	var configured bool
 	cmd := &cobra.Command{
 		Use:   "diagram",
-		Short: "Draw the lab: networks, nodes, TMM VLANs and BGP, router, client, tenants",
+		Short: "Draw the lab: networks, nodes, TMM VLANs and BGP, router, client, tenants — and what runs now",
 		Long: `Draw the lab as configured by the topology, as plain text for a terminal or as a
-mermaid flowchart (paste it into any mermaid renderer, e.g. a Markdown file on GitHub).`,
+mermaid flowchart (paste it into any mermaid renderer, e.g. a Markdown file on GitHub).
+When the kind lab exists, the text drawing is followed by the lab as it is now, read
+back from docker and the cluster: the steps done, the nodes, who is on each docker
+network with which addresses, the infra containers, the TMM replicas with their BGP
+session at the router, the tenants' pods and the router's routes to the TMMs
+(--configured draws only the topology).`,
 		Example: `  spklab diagram
+  spklab diagram --configured
   spklab diagram --format mermaid > lab.mmd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -235,15 +242,19 @@ mermaid flowchart (paste it into any mermaid renderer, e.g. a Markdown file on G
 			if err != nil {
 				return err
 			}
-			out := render.DiagramText(t)
 			if format == "mermaid" {
-				out = render.DiagramMermaid(t)
+				_, err = fmt.Fprint(o.stdout, render.DiagramMermaid(t))
+				return err
 			}
-			_, err = fmt.Fprint(o.stdout, out)
-			return err
+			if _, err = fmt.Fprint(o.stdout, render.DiagramText(t)); err != nil || configured {
+				return err
+			}
+			return writeLiveDiagram(cmd, o, kubeconfig)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", formatText, "mermaid|text")
+	cmd.Flags().BoolVar(&configured, "configured", false, "draw only the topology, not what runs now")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the kind cluster's context (default: kind's)")
 	return cmd
 }
 

@@ -122,3 +122,82 @@ config, the infra containers' logs and spklab status. "spklab test" does the sam
 	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
 	return cmd
 }
+
+func newCheckpointCommand(o *options) *cobra.Command {
+	var kubeconfig, output string
+	cmd := &cobra.Command{
+		Use:   "checkpoint [STEP]",
+		Short: "Student mode: check the guide step just run, in plain words",
+		Long: `Check a step of the kind lab in plain words, one line per check with ✓ or ✗ and, for
+a ✗, where to look; then name the next step. Without STEP it checks the last step done
+(the one just run). Steps: cluster, cni, networks, attachments, infra, spk, tenants.
+For example after "spklab networks create":
+  ✓ external-net attached to 3 workers as eth1, eth1 has no address (only TMM uses this wire)
+Exit status 0 when every check passes, 1 otherwise.`,
+		Example: `  spklab checkpoint
+  spklab checkpoint networks
+  spklab checkpoint tenants -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(output, formatText, formatJSON); err != nil {
+				return err
+			}
+			lab, err := newKindLab(o, kubeconfig)
+			if err != nil {
+				return err
+			}
+			defer lab.Close()
+			ctx, cancel := interruptible(cmd)
+			defer cancel()
+			step := ""
+			if len(args) == 1 {
+				step = args[0]
+			} else if step = lab.LastDoneStep(ctx); step == "" {
+				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("no step of kind lab %s is done yet: start with spklab cluster create (or spklab up)", lab.Topo.Cluster.Name)}
+			}
+			cp, err := lab.Checkpoint(ctx, step)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
+			}
+			if output == formatJSON {
+				if err := writeData(o.stdout, formatJSON, cp); err != nil {
+					return err
+				}
+			} else {
+				cp.WriteText(o.stdout)
+			}
+			if !cp.OK() {
+				return &ExitError{Code: ExitProblems}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", formatText, "output format: text|json")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
+	return cmd
+}
+
+// writeLiveDiagram adds the kind lab as it is now, when it exists (no
+// docker, or no lab: nothing is added).
+func writeLiveDiagram(cmd *cobra.Command, o *options, kubeconfig string) error {
+	topo, err := o.validTopology()
+	if err != nil {
+		return err
+	}
+	lab, err := kindlab.New(topo, kubeconfig, nil)
+	if err != nil {
+		return nil
+	}
+	defer lab.Close()
+	ctx, cancel := interruptible(cmd)
+	defer cancel()
+	if left, err := lab.Leftovers(ctx); err != nil || len(left) == 0 {
+		fmt.Fprintf(o.stdout, "\n(no kind lab %s exists now: spklab up builds it)\n", topo.Cluster.Name)
+		return nil
+	}
+	live, err := lab.Live(ctx)
+	if err != nil {
+		return &ExitError{Code: ExitProblems, Err: err}
+	}
+	return live.WriteText(o.stdout)
+}

@@ -74,7 +74,7 @@ a spklab.yaml file (-f; ./spklab.yaml is used when present). "spklab init" write
 		newVersionCommand(o),
 	)
 	root.AddCommand(newUpCommand(o), newDownCommand(o), newStatusCommand(o), newBenchCommand(o))
-	root.AddCommand(newTestCommand(o), newLogsCommand(o))
+	root.AddCommand(newTestCommand(o), newLogsCommand(o), newCheckpointCommand(o))
 	root.AddCommand(newImagesCommand(o), newDoctorCommand(o))
 	root.AddCommand(kindStepCommands(o)...)
 	return root
