@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -22,7 +23,9 @@ func newKindLab(o *options, kubeconfig string) (*kindlab.Lab, error) {
 	return lab, nil
 }
 
-func runKindUp(cmd *cobra.Command, o *options, kubeconfig string) error {
+// withKindLab opens the kind lab of the topology, runs fn with the
+// command's interruptible context, and closes the lab.
+func withKindLab(cmd *cobra.Command, o *options, kubeconfig string, fn func(context.Context, *kindlab.Lab) error) error {
 	lab, err := newKindLab(o, kubeconfig)
 	if err != nil {
 		return err
@@ -30,12 +33,18 @@ func runKindUp(cmd *cobra.Command, o *options, kubeconfig string) error {
 	defer lab.Close()
 	ctx, cancel := interruptible(cmd)
 	defer cancel()
-	if _, err := lab.Up(ctx, o.stdout); err != nil {
-		return &ExitError{Code: ExitProblems, Err: err}
-	}
-	fmt.Fprintf(o.stdout, "kind lab %s is up: try  docker exec %s curl -sI http://%s\n",
-		lab.Topo.Cluster.Name, lab.Topo.ClientContainer(), firstVIP(lab))
-	return nil
+	return fn(ctx, lab)
+}
+
+func runKindUp(cmd *cobra.Command, o *options, kubeconfig string) error {
+	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+		if _, err := lab.Up(ctx, o.stdout); err != nil {
+			return &ExitError{Code: ExitProblems, Err: err}
+		}
+		fmt.Fprintf(o.stdout, "kind lab %s is up: try  docker exec %s curl -sI http://%s\n",
+			lab.Topo.Cluster.Name, lab.Topo.ClientContainer(), firstVIP(lab))
+		return nil
+	})
 }
 
 // firstVIP is the first tenant's IPv4 VIP, for the hint after up.
@@ -49,41 +58,32 @@ func firstVIP(lab *kindlab.Lab) string {
 }
 
 func runKindDown(cmd *cobra.Command, o *options, kubeconfig string) error {
-	lab, err := newKindLab(o, kubeconfig)
-	if err != nil {
-		return err
-	}
-	defer lab.Close()
-	ctx, cancel := interruptible(cmd)
-	defer cancel()
-	if _, err := lab.Down(ctx, o.stdout); err != nil {
-		return &ExitError{Code: ExitProblems, Err: err}
-	}
-	fmt.Fprintf(o.stdout, "kind lab %s is down\n", lab.Topo.Cluster.Name)
-	return nil
+	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+		if _, err := lab.Down(ctx, o.stdout); err != nil {
+			return &ExitError{Code: ExitProblems, Err: err}
+		}
+		fmt.Fprintf(o.stdout, "kind lab %s is down\n", lab.Topo.Cluster.Name)
+		return nil
+	})
 }
 
 func runKindStatus(cmd *cobra.Command, o *options, kubeconfig, output string) error {
-	lab, err := newKindLab(o, kubeconfig)
-	if err != nil {
-		return err
-	}
-	defer lab.Close()
-	ctx, cancel := interruptible(cmd)
-	defer cancel()
-	s := lab.Status(ctx)
-	if output == formatJSON {
-		err = writeData(o.stdout, formatJSON, s)
-	} else {
-		err = s.WriteTable(o.stdout)
-	}
-	if err != nil {
-		return err
-	}
-	if !s.Up() {
-		return &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not (fully) up", lab.Topo.Cluster.Name)}
-	}
-	return nil
+	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+		s := lab.Status(ctx)
+		var err error
+		if output == formatJSON {
+			err = writeData(o.stdout, formatJSON, s)
+		} else {
+			err = s.WriteTable(o.stdout)
+		}
+		if err != nil {
+			return err
+		}
+		if !s.Up() {
+			return &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not (fully) up", lab.Topo.Cluster.Name)}
+		}
+		return nil
+	})
 }
 
 func newLogsCommand(o *options) *cobra.Command {
@@ -103,19 +103,14 @@ config, the infra containers' logs and spklab status. "spklab test" does the sam
 			if dir == "" {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--artifacts DIR is required")}
 			}
-			lab, err := newKindLab(o, kubeconfig)
-			if err != nil {
-				return err
-			}
-			defer lab.Close()
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			err = lab.CollectLogs(ctx, dir)
-			fmt.Fprintf(o.stdout, "the kind lab's logs and state are in %s\n", dir)
-			if err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
-			return nil
+			return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+				err := lab.CollectLogs(ctx, dir)
+				fmt.Fprintf(o.stdout, "the kind lab's logs and state are in %s\n", dir)
+				if err != nil {
+					return &ExitError{Code: ExitProblems, Err: err}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&dir, "artifacts", "", "folder to write the evidence into (made when missing)")
@@ -142,34 +137,29 @@ Exit status 0 when every check passes, 1 otherwise.`,
 			if err := checkFormat(output, formatText, formatJSON); err != nil {
 				return err
 			}
-			lab, err := newKindLab(o, kubeconfig)
-			if err != nil {
-				return err
-			}
-			defer lab.Close()
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			step := ""
-			if len(args) == 1 {
-				step = args[0]
-			} else if step = lab.LastDoneStep(ctx); step == "" {
-				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("no step of kind lab %s is done yet: start with spklab cluster create (or spklab up)", lab.Topo.Cluster.Name)}
-			}
-			cp, err := lab.Checkpoint(ctx, step)
-			if err != nil {
-				return &ExitError{Code: ExitUsage, Err: err}
-			}
-			if output == formatJSON {
-				if err := writeData(o.stdout, formatJSON, cp); err != nil {
-					return err
+			return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+				step := ""
+				if len(args) == 1 {
+					step = args[0]
+				} else if step = lab.LastDoneStep(ctx); step == "" {
+					return &ExitError{Code: ExitProblems, Err: fmt.Errorf("no step of kind lab %s is done yet: start with spklab cluster create (or spklab up)", lab.Topo.Cluster.Name)}
 				}
-			} else {
-				cp.WriteText(o.stdout)
-			}
-			if !cp.OK() {
-				return &ExitError{Code: ExitProblems}
-			}
-			return nil
+				cp, err := lab.Checkpoint(ctx, step)
+				if err != nil {
+					return &ExitError{Code: ExitUsage, Err: err}
+				}
+				if output == formatJSON {
+					if err := writeData(o.stdout, formatJSON, cp); err != nil {
+						return err
+					}
+				} else {
+					cp.WriteText(o.stdout)
+				}
+				if !cp.OK() {
+					return &ExitError{Code: ExitProblems}
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", formatText, "output format: text|json")

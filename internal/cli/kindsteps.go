@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -71,39 +71,30 @@ ready and every CR is Programmed (every TMM replica runs it). Needs "spklab spk 
 // runKindStep applies (after checking that the steps before it are done)
 // or destroys one step, printing what it found and did.
 func runKindStep(cmd *cobra.Command, o *options, kubeconfig, name string, destroy bool) error {
-	topo, err := o.validTopology()
-	if err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(o.stderr, nil))
-	lab, err := kindlab.New(topo, kubeconfig, log)
-	if err != nil {
-		return &ExitError{Code: ExitProblems, Err: err}
-	}
-	defer lab.Close()
-	step, err := lab.Step(name)
-	if err != nil {
-		return &ExitError{Code: ExitProblems, Err: err}
-	}
-	ctx, cancel := interruptible(cmd)
-	defer cancel()
-	runner := steps.Runner{Out: o.stdout}
-	if destroy {
-		if _, err := runner.Destroy(ctx, []steps.Step{step}); err != nil {
+	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
+		step, err := lab.Step(name)
+		if err != nil {
 			return &ExitError{Code: ExitProblems, Err: err}
 		}
+		runner := steps.Runner{Out: o.stdout}
+		if destroy {
+			if _, err := runner.Destroy(ctx, []steps.Step{step}); err != nil {
+				return &ExitError{Code: ExitProblems, Err: err}
+			}
+			return nil
+		}
+		for _, before := range lab.Steps() {
+			if before.Name() == name {
+				break
+			}
+			if st := before.Check(ctx); st.State != steps.Done {
+				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("step %s is %s (%s): run it first", before.Name(), st.State, st.Reason)}
+			}
+		}
+		if _, err := runner.Apply(ctx, []steps.Step{step}); err != nil {
+			return &ExitError{Code: ExitProblems, Err: err}
+		}
+		fmt.Fprintln(o.stdout, "check it: spklab checkpoint "+name)
 		return nil
-	}
-	for _, before := range lab.Steps() {
-		if before.Name() == name {
-			break
-		}
-		if st := before.Check(ctx); st.State != steps.Done {
-			return &ExitError{Code: ExitProblems, Err: fmt.Errorf("step %s is %s (%s): run it first", before.Name(), st.State, st.Reason)}
-		}
-	}
-	if _, err := runner.Apply(ctx, []steps.Step{step}); err != nil {
-		return &ExitError{Code: ExitProblems, Err: err}
-	}
-	return nil
+	})
 }

@@ -99,8 +99,7 @@ func (l *Lab) Down(ctx context.Context, out io.Writer) ([]steps.Result, error) {
 }
 
 // Leftovers lists what of this lab exists: containers (kind's cluster
-// label, the lab label, the compose project), docker networks and volumes
-// with the lab's or the project's label, the host's fallback bridges, the
+// label, the lab label), docker networks and volumes with those labels, the host's fallback bridges, the
 // kubeconfig context and the rendered infra directory. Docker's "kind"
 // network is kind's, shared by every kind cluster, and is not listed.
 func (l *Lab) Leftovers(ctx context.Context) ([]string, error) {
@@ -108,8 +107,9 @@ func (l *Lab) Leftovers(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
 	for _, label := range []string{
 		"io.x-k8s.kind.cluster=" + l.Topo.Cluster.Name,
+		// The compose file labels its containers and networks with the
+		// lab too; the project name alone is shared by every lab.
 		render.LabelLab + "=" + l.Topo.Cluster.Name,
-		composeProjectLabel + "=" + l.Topo.Infra.Project,
 	} {
 		cs, err := l.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
 		if err != nil {
