@@ -9,12 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/spklab/spklab/dataplane/engine"
+	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/lab/frr"
 	"github.com/spklab/spklab/lab/kindlab"
 	"github.com/spklab/spklab/spk"
@@ -26,7 +27,7 @@ import (
 const (
 	kindConfigWait  = 30 * time.Second
 	kindRestartWait = 60 * time.Second
-	kindPoll        = 50 * time.Millisecond
+	kindPoll        = 20 * time.Millisecond
 )
 
 // KindTarget is a running kind lab as a Target: the client and router are
@@ -34,11 +35,13 @@ const (
 // control-plane node (the host needs no kubectl), CR changes go through
 // the API server and the controller.
 type KindTarget struct {
-	lab  *kindlab.Lab
-	dyn  dynamic.Interface
-	vty  *frr.VTY
-	pods map[string][]TenantPod
-	tmms []TMM
+	lab      *kindlab.Lab
+	dyn      dynamic.Interface
+	vty      *frr.VTY
+	pods     map[string][]TenantPod
+	tmms     []TMM
+	clients  []*tmmapi.Client
+	forwards []*forward
 }
 
 // NewKindTarget reads the tenants' pods of a lab that is up.
@@ -62,10 +65,31 @@ func NewKindTarget(ctx context.Context, l *kindlab.Lab) (*KindTarget, error) {
 		}
 		t.pods[tn.Namespace] = pods
 	}
+	// The TMMs' gRPC API through port-forwards: reading a replica's state
+	// takes milliseconds, where a kubectl exec takes hundreds.
 	for i := range l.Topo.TMM.Replicas {
-		t.tmms = append(t.tmms, kindTMM{lab: l, pod: kindlab.TMMPod(i)})
+		pod := kindlab.TMMPod(i)
+		fw, err := portForward(cfg, l.Topo.SPK.Namespace, pod, kindlab.TMMAPIPort)
+		if err != nil {
+			t.Close()
+			return nil, fmt.Errorf("kind target: %w", err)
+		}
+		t.forwards = append(t.forwards, fw)
+		c := tmmapi.NewClient(fw.Local)
+		t.clients = append(t.clients, c)
+		t.tmms = append(t.tmms, apiTMM{name: pod, client: c})
 	}
 	return t, nil
+}
+
+// Close ends the TMM API connections and port-forwards.
+func (t *KindTarget) Close() {
+	for _, c := range t.clients {
+		c.Close()
+	}
+	for _, f := range t.forwards {
+		f.Close()
+	}
 }
 
 // KindPod runs commands in a pod through kubectl on the control-plane
@@ -141,21 +165,27 @@ func (t *KindTarget) Pods(tenant string) []TenantPod { return t.pods[tenant] }
 // TMMs are the TMM pods, replica i at index i.
 func (t *KindTarget) TMMs() []TMM { return t.tmms }
 
-// eachTMM reads every replica's stats at once (each read is a kubectl
-// exec, a few hundred milliseconds).
-func (t *KindTarget) eachTMM(ctx context.Context) ([]*kindStats, error) {
-	out := make([]*kindStats, len(t.tmms))
-	errs := make([]error, len(t.tmms))
-	var wg sync.WaitGroup
-	for i, m := range t.tmms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = m.(kindTMM).stats(ctx, 0)
-		}()
+// eachTMM reads every replica's stats.
+func (t *KindTarget) eachTMM(ctx context.Context) ([]*engine.Stats, error) {
+	out := make([]*engine.Stats, len(t.clients))
+	var errs []error
+	for i, c := range t.clients {
+		s, err := c.Stats(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", kindlab.TMMPod(i), err))
+		}
+		out[i] = s
 	}
-	wg.Wait()
 	return out, errors.Join(errs...)
+}
+
+func hasVirtualServer(s *engine.Stats, name string) bool {
+	for _, vs := range s.VirtualServers {
+		if vs.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // DeleteIngress deletes the tenant's F5SPKIngressTCP through the API server
@@ -182,7 +212,7 @@ func (t *KindTarget) DeleteIngress(ctx context.Context, tenant string) error {
 		if err == nil {
 			running := 0
 			for _, s := range all {
-				if s.hasVirtualServer(vs) {
+				if hasVirtualServer(s, vs) {
 					running++
 				}
 			}
@@ -266,7 +296,7 @@ func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
 		}
 	}
 	for {
-		if _, err := t.tmms[i].(kindTMM).stats(ctx, 0); err == nil {
+		if _, err := t.clients[i].Stats(ctx); err == nil {
 			return started, nil
 		}
 		if time.Now().After(deadline) {
@@ -285,77 +315,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-// kindTMM reads a TMM pod's state with spk-tmm stats inside it.
-type kindTMM struct {
-	lab *kindlab.Lab
-	pod string
-}
-
-// kindStats is what `spk-tmm stats -o json` prints, as far as read here.
-type kindStats struct {
-	Version        string `json:"version"`
-	VirtualServers []struct {
-		Name string `json:"name"`
-	} `json:"virtualServers"`
-	BGP      json.RawMessage `json:"bgp"`
-	FlowList json.RawMessage `json:"flowList"`
-	raw      []byte
-}
-
-func (s *kindStats) hasVirtualServer(name string) bool {
-	for _, vs := range s.VirtualServers {
-		if vs.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-func (k kindTMM) Name() string { return k.pod }
-
-func (k kindTMM) stats(ctx context.Context, flows int) (*kindStats, error) {
-	args := []string{"-n", k.lab.Topo.SPK.Namespace, "exec", k.pod, "--", "spk-tmm", "stats", "--api", "127.0.0.1:" + strconv.Itoa(kindlab.TMMAPIPort), "-o", "json"}
-	if flows != 0 {
-		args = append(args, "--flows", strconv.Itoa(flows))
-	}
-	out, err := k.lab.Kubectl(ctx, nil, args...)
-	if err != nil {
-		return nil, err
-	}
-	s := &kindStats{raw: []byte(out)}
-	if err := json.Unmarshal(s.raw, s); err != nil {
-		return nil, fmt.Errorf("%s: parsing spk-tmm stats: %w", k.pod, err)
-	}
-	return s, nil
-}
-
-func (k kindTMM) Stats(ctx context.Context) ([]byte, error) {
-	s, err := k.stats(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	return s.raw, nil
-}
-
-func (k kindTMM) Flows(ctx context.Context) ([]byte, error) {
-	s, err := k.stats(ctx, maxFlows)
-	if err != nil {
-		return nil, err
-	}
-	if len(s.FlowList) == 0 {
-		return []byte("[]"), nil
-	}
-	return s.FlowList, nil
-}
-
-func (k kindTMM) BGP(ctx context.Context) ([]byte, error) {
-	s, err := k.stats(ctx, 0)
-	if err != nil {
-		return nil, err
-	}
-	return s.BGP, nil
 }
 
 var _ Target = (*KindTarget)(nil)

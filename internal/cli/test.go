@@ -116,7 +116,7 @@ func (f *labFlags) testTarget(ctx context.Context, cmd *cobra.Command, o *option
 			lab.Close()
 			return nil, nil, &ExitError{Code: ExitProblems, Err: err}
 		}
-		return target, func() { lab.Close() }, nil
+		return target, func() { target.Close(); lab.Close() }, nil
 	}
 	l, err := f.netnsLab(cmd, o)
 	if err != nil {
