@@ -1,11 +1,6 @@
 //go:build kinde2e
 
-// Package kindlab_test is the product's whole path on the kind runtime, as
-// a student runs it: spklab up, spklab test, spklab down, with spklab up
-// killed in the middle of each step in turn. It runs the spklab binary
-// (what users run) against the default lab and needs root, dockerd and
-// every image (make test-kind builds them).
-package kindlab_test
+package kindlab
 
 import (
 	"bufio"
