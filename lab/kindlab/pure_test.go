@@ -2,10 +2,14 @@ package kindlab
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
 )
 
@@ -51,5 +55,97 @@ func TestMissingAddrs(t *testing.T) {
 	got := missingAddrs(ifc, ep)
 	if len(got) != 1 || got[0] != "2001::198:18:100:3/112" {
 		t.Fatalf("missing %v, want the IPv6 address only (link-local does not count)", got)
+	}
+}
+
+func TestTMMNodeProblems(t *testing.T) {
+	topo := topology.Default()
+	ok := []nodeInfo{
+		{Name: "bnk-worker2", Labels: map[string]string{"app": "f5-tmm"}, Taints: []string{"dpu=true:NoSchedule"}},
+		{Name: "bnk-worker3", Labels: map[string]string{"app": "f5-tmm"}, Taints: []string{"dpu=true:NoSchedule"}},
+	}
+	if p := tmmNodeProblems(topo, ok); len(p) != 0 {
+		t.Errorf("marked nodes: %v", p)
+	}
+	bad := []nodeInfo{
+		{Name: "bnk-worker2", Labels: map[string]string{"app": "other"}, Taints: []string{"dpu=true:NoSchedule"}},
+		{Name: "bnk-worker3", Labels: map[string]string{"app": "f5-tmm"}},
+	}
+	p := tmmNodeProblems(topo, bad)
+	want := []string{"bnk-worker2 lacks label app=f5-tmm", "bnk-worker3 lacks taint dpu=true:NoSchedule"}
+	if !slices.Equal(p, want) {
+		t.Errorf("problems %q, want %q", p, want)
+	}
+	if p := tmmNodeProblems(topo, nil); len(p) != 2 || !strings.Contains(p[0], "not registered") {
+		t.Errorf("no nodes: %q", p)
+	}
+}
+
+func TestStaleImages(t *testing.T) {
+	missing := []staleImage{{Node: "n1", Ref: "a:dev", Missing: true}}
+	if rebuilt(missing) {
+		t.Error("a missing image is not a rebuilt one: no restart needed")
+	}
+	both := append(missing, staleImage{Node: "n2", Ref: "a:dev"})
+	if !rebuilt(both) {
+		t.Error("an older build needs a restart")
+	}
+	if got := staleText(both); got != "n1 lacks a:dev; n2 has an older a:dev" {
+		t.Errorf("text %q", got)
+	}
+}
+
+func TestInPool(t *testing.T) {
+	rows := [][]string{{"192.0.2.100", "2001::192:0:2:100"}, {"192.0.2.101"}}
+	for addr, want := range map[string]bool{"192.0.2.101": true, "2001::192:0:2:100": true, "192.0.2.110": false, "": false, "x": false} {
+		if got := inPool(addr, rows); got != want {
+			t.Errorf("inPool(%q) = %v", addr, got)
+		}
+	}
+}
+
+func TestWithoutCrictl(t *testing.T) {
+	only := errors.New(`[command "docker exec --privileged n1 crictl images" failed with error: exit status 126, command "docker exec --privileged n2 crictl images" failed with error: exit status 126]`)
+	if withoutCrictl(only) != nil {
+		t.Error("crictl-only failures are expected (no crictl in the node image)")
+	}
+	mixed := errors.New(`[command "docker exec --privileged n1 crictl images" failed, command "docker logs n1" failed]`)
+	if withoutCrictl(mixed) == nil {
+		t.Error("other failures must stay")
+	}
+	if withoutCrictl(nil) != nil {
+		t.Error("nil")
+	}
+}
+
+func TestCRCondition(t *testing.T) {
+	var c crState
+	if err := json.Unmarshal([]byte(`{"kind":"F5SPKIngressTCP","metadata":{"name":"red-ingress","namespace":"red"},
+		"status":{"conditions":[{"type":"Accepted","status":"True"},{"type":"Programmed","status":"False","message":"replica 1 did not confirm"}]}}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	if st, msg := c.condition("Programmed"); st != "False" || msg != "replica 1 did not confirm" {
+		t.Errorf("Programmed %q %q", st, msg)
+	}
+	if st, _ := c.condition("Ready"); st != "" {
+		t.Errorf("absent condition %q", st)
+	}
+	if c.String() != "F5SPKIngressTCP red/red-ingress" {
+		t.Errorf("String %q", c)
+	}
+}
+
+func TestStatusUp(t *testing.T) {
+	s := &Status{}
+	if s.Up() {
+		t.Error("no steps is not up")
+	}
+	s.Steps = []StepStatus{{Step: "cluster", State: "done"}, {Step: "cni", State: "broken"}}
+	if s.Up() {
+		t.Error("a broken step is not up")
+	}
+	s.Steps[1].State = "done"
+	if !s.Up() {
+		t.Error("every step done is up")
 	}
 }
