@@ -94,6 +94,9 @@ func stepTimes(out string) map[string]string {
 		}
 		if in && len(f) >= 2 {
 			times[f[0]] = f[len(f)-1]
+			if f[0] == "total" {
+				break
+			}
 		}
 	}
 	return times
