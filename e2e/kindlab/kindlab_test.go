@@ -202,6 +202,32 @@ func TestKindLab(t *testing.T) {
 	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind.xml"), "--artifacts", filepath.Join(art, "evidence")); err != nil {
 		t.Fatalf("spklab test on the fresh lab: %v", err)
 	}
+	// Student mode, the live drawing and the evidence on the running lab.
+	out, err = l.run(ctx, "checkpoint")
+	if err != nil || !strings.Contains(out, "Checkpoint after `spklab tenants apply`") || strings.Contains(out, "✗") || !strings.Contains(out, "Next: spklab test") {
+		t.Errorf("spklab checkpoint on the whole lab (%v):\n%s", err, out)
+	}
+	for _, s := range steps {
+		if out, err := l.run(ctx, "checkpoint", s); err != nil || strings.Contains(out, "✗") || strings.Count(out, "✓") < 2 {
+			t.Errorf("spklab checkpoint %s (%v):\n%s", s, err, out)
+		}
+	}
+	out, err = l.run(ctx, "diagram")
+	for _, want := range []string{"NOW — kind lab bnk", "f5-tmm-0 on bnk-worker", "BGP at the router: Established", "infra-frr-1 192.0.2.250/24", "network infra_client-net"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Errorf("spklab diagram (%v) lacks %q", err, want)
+		}
+	}
+	logs := filepath.Join(art, "logs-of-a-good-lab")
+	if _, err := l.run(ctx, "logs", "--artifacts", logs); err != nil {
+		t.Errorf("spklab logs: %v", err)
+	}
+	for _, f := range []string{"status.json", "crs.yaml", "router-bgp-summary.json", "f5-tmm-0-stats.json", "f5-tmm-1-stats.json", "container-infra-frr-1.log", "kind/bnk-worker2/kubelet.log"} {
+		if st, err := os.Stat(filepath.Join(logs, f)); err != nil || st.Size() == 0 {
+			t.Errorf("spklab logs: %s missing or empty (%v)", f, err)
+		}
+	}
+
 	// A second up finds every step done.
 	out, err = l.run(ctx, "up")
 	if err != nil {

@@ -43,6 +43,21 @@ func (l *Lab) Live(ctx context.Context) (*LiveDiagram, error) {
 	if err != nil {
 		return nil, err
 	}
+	infraNets, err := l.infraNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nets = append(nets, infraNets...)
+	// Docker keeps the address it gave a node on a network whose node
+	// interface the lab flushed: say so rather than show it.
+	flushed := map[string]bool{}
+	for _, dn := range render.DockerNetworks(l.Topo) {
+		for _, a := range dn.Attach {
+			if !a.KeepAddress {
+				flushed[dn.Name+"/"+a.Node] = true
+			}
+		}
+	}
 	for _, n := range nets {
 		info, err := l.docker.NetworkInspect(ctx, n.ID, network.InspectOptions{})
 		if err != nil {
@@ -51,6 +66,10 @@ func (l *Lab) Live(ctx context.Context) (*LiveDiagram, error) {
 		ln := LiveNetwork{Name: n.Name, Driver: n.Driver}
 		for _, ep := range info.Containers {
 			m := ep.Name
+			if flushed[n.Name+"/"+ep.Name] {
+				ln.Members = append(ln.Members, m+" (no address in the node: only TMM uses this wire)")
+				continue
+			}
 			for _, a := range []string{ep.IPv4Address, ep.IPv6Address} {
 				if a != "" {
 					m += " " + a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	tccompose "github.com/testcontainers/testcontainers-go/modules/compose"
 
 	"github.com/spklab/spklab/lab/steps"
@@ -156,7 +157,11 @@ func (s InfraStep) Destroy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listing infra containers: %w", err)
 	}
-	if len(list) > 0 {
+	nets, err := l.infraNetworks(ctx)
+	if err != nil {
+		return err
+	}
+	if len(list) > 0 || len(nets) > 0 {
 		c, err := l.compose()
 		if err != nil {
 			return err
@@ -179,3 +184,36 @@ func (s InfraStep) Destroy(ctx context.Context) error {
 type composeLogger struct{ l *Lab }
 
 func (c composeLogger) Printf(format string, v ...any) { c.l.Log.Debug(fmt.Sprintf(format, v...)) }
+
+// infraNetworks lists the docker networks compose made for the project
+// (not the external ones). testcontainers replaces the networks' labels
+// with its own, so they are found by the compose project label and name.
+func (l *Lab) infraNetworks(ctx context.Context) ([]network.Summary, error) {
+	p, err := render.ComposeProject(l.Topo)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for key, n := range p.Networks {
+		if bool(n.External) {
+			continue
+		}
+		name := n.Name
+		if name == "" {
+			name = p.Name + "_" + key
+		}
+		names[name] = true
+	}
+	list, err := l.docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", composeProjectLabel+"="+l.Topo.Infra.Project))})
+	if err != nil {
+		return nil, fmt.Errorf("listing infra networks: %w", err)
+	}
+	var out []network.Summary
+	for _, n := range list {
+		if names[n.Name] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -142,6 +142,15 @@ func (l *Lab) Leftovers(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
+	nets, err := l.infraNetworks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		if !seen[n.ID] {
+			left = append(left, "network "+n.Name)
+		}
+	}
 	bridges, err := l.LabBridges()
 	if err != nil {
 		return nil, err
