@@ -146,12 +146,7 @@ func TestKindLabSteps(t *testing.T) {
 		}
 	}
 	removeKindNetworkIfNew(ctx, t, l)
-	// The cluster's own steps; infra, spk and tenants are run by the full
-	// lab test (e2e/kindlab), which needs the default lab's infra names.
-	all := l.Steps()[:4]
-	if all[3].Name() != "attachments" {
-		t.Fatalf("steps %v: want the first four to end with attachments", all)
-	}
+	all := clusterSteps(t, l)
 	destroy := func() {
 		if _, err := (steps.Runner{Out: testWriter{t}}).Destroy(context.Background(), all); err != nil {
 			t.Errorf("cleanup: %v", err)
@@ -234,6 +229,18 @@ func TestKindLabSteps(t *testing.T) {
 	if ok, err := l.HasKubeContext(); err != nil || ok {
 		t.Errorf("kubeconfig still has %s (err %v)", l.KubeContext(), err)
 	}
+}
+
+// clusterSteps are the cluster's own steps, cluster to attachments; infra,
+// spk and tenants are run by the full lab test (e2e/kindlab), as they need
+// the default lab's infra names.
+func clusterSteps(t *testing.T, l *Lab) []steps.Step {
+	t.Helper()
+	all := l.Steps()[:4]
+	if all[3].Name() != "attachments" {
+		t.Fatalf("steps %v: want the first four to end with attachments", all)
+	}
+	return all
 }
 
 // takeDockerLeftovers lists containers, networks and host bridges of the lab.
@@ -411,7 +418,7 @@ func breakAndRepair(ctx context.Context, t *testing.T, l *Lab) {
 	if st := (NetworksStep{l}).Check(ctx); st.State == steps.Done {
 		t.Fatalf("networks check after breaking it: %v %s", st.State, st.Reason)
 	}
-	res, err := steps.Runner{Out: testWriter{t}}.Apply(ctx, l.Steps())
+	res, err := steps.Runner{Out: testWriter{t}}.Apply(ctx, clusterSteps(t, l))
 	if err != nil {
 		t.Fatal(err)
 	}

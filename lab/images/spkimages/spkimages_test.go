@@ -87,7 +87,7 @@ func TestImages(t *testing.T) {
 		netName := labNetwork(t, dc)
 		client := startContainer(t, dc, docker.ContainerSpec{Name: netName + "-client", Image: ref[Client], Network: netName,
 			IP: netip.MustParseAddr("198.51.100.100"), CapAdd: []string{"NET_ADMIN"}, Hostname: "infra-client",
-			Env: []string{"SPKLAB_GATEWAY_V4=198.51.100.250"}})
+			Env: []string{"SPKLAB_GATEWAY_V4=198.51.100.250", "SPKLAB_NODE=node-7"}})
 		curl := func(ip, path string) string {
 			r, err := dc.Run(ctx, docker.ContainerSpec{Image: ref[Client], Network: netName, IP: netip.MustParseAddr(ip),
 				Cmd: []string{"curl", "-sS", "--retry", "20", "--retry-connrefused", "--retry-delay", "1", "http://198.51.100.100" + path}})
@@ -101,8 +101,10 @@ func TestImages(t *testing.T) {
 				t.Errorf("/txt from %s answered %q", ip, got)
 			}
 		}
-		if got := curl("198.51.100.24", "/"); got != "infra-client\n" {
-			t.Errorf("/ answered %q, want the host name", got)
+		// As the netns lab's pods: the host name (a pod's name) and the node
+		// the entrypoint filled in.
+		if got := curl("198.51.100.24", "/"); got != "pod infra-client node node-7\n" {
+			t.Errorf("/ answered %q, want %q", got, "pod infra-client node node-7\n")
 		}
 		// The entrypoint routed through the lab router instead of docker's gateway.
 		r, err := dc.Exec(ctx, client, "ip", "-4", "route", "show", "default")
