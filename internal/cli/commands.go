@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -454,21 +455,34 @@ namespace exists and every process runs, 1 otherwise.`,
 			if err != nil {
 				return &ExitError{Code: ExitProblems, Err: err}
 			}
-			if output == formatJSON {
-				err = writeData(o.stdout, formatJSON, s)
-			} else {
-				err = s.WriteTable(o.stdout)
-			}
-			if err != nil {
-				return err
-			}
-			if !s.Up() {
-				return &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not (fully) up", l.Cluster())}
-			}
-			return nil
+			return writeStatus(o, output, s, "netns lab "+l.Cluster())
 		},
 	}
 	f.register(cmd, false)
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table|json")
 	return cmd
+}
+
+// labStatus is what both runtimes' status reports can do.
+type labStatus interface {
+	Up() bool
+	WriteTable(io.Writer) error
+}
+
+// writeStatus prints a lab's status as a table or JSON; exit status 1 when
+// the lab is not (fully) up.
+func writeStatus(o *options, output string, s labStatus, lab string) error {
+	var err error
+	if output == formatJSON {
+		err = writeData(o.stdout, formatJSON, s)
+	} else {
+		err = s.WriteTable(o.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !s.Up() {
+		return &ExitError{Code: ExitProblems, Err: fmt.Errorf("%s is not (fully) up", lab)}
+	}
+	return nil
 }

@@ -69,20 +69,7 @@ func runKindDown(cmd *cobra.Command, o *options, kubeconfig string) error {
 
 func runKindStatus(cmd *cobra.Command, o *options, kubeconfig, output string) error {
 	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kindlab.Lab) error {
-		s := lab.Status(ctx)
-		var err error
-		if output == formatJSON {
-			err = writeData(o.stdout, formatJSON, s)
-		} else {
-			err = s.WriteTable(o.stdout)
-		}
-		if err != nil {
-			return err
-		}
-		if !s.Up() {
-			return &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not (fully) up", lab.Topo.Cluster.Name)}
-		}
-		return nil
+		return writeStatus(o, output, lab.Status(ctx), "kind lab "+lab.Topo.Cluster.Name)
 	})
 }
 
