@@ -83,6 +83,11 @@ func (s InfraStep) Check(ctx context.Context) steps.Status {
 		if info.State == nil || !info.State.Running {
 			return steps.Status{State: steps.Broken, Reason: fmt.Sprintf("container %s is not running (%s)", c.Name, stateText(info.State))}
 		}
+		// A rebuilt image keeps its tag; compose up recreates the
+		// container from the new one.
+		if img, err := l.docker.ImageInspect(ctx, info.Config.Image); err == nil && img.ID != info.Image {
+			return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("container %s runs an older build of %s", c.Name, info.Config.Image)}
+		}
 		running = append(running, c.Name)
 	}
 	return steps.Status{State: steps.Done, Reason: "running: " + strings.Join(running, ", ")}
