@@ -90,7 +90,49 @@ func (s InfraStep) Check(ctx context.Context) steps.Status {
 		}
 		running = append(running, c.Name)
 	}
+	if wrong, err := l.infraAddressProblems(ctx); err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	} else if len(wrong) > 0 {
+		return steps.Status{State: steps.Broken, Reason: strings.Join(wrong, "; ")}
+	}
 	return steps.Status{State: steps.Done, Reason: "running: " + strings.Join(running, ", ")}
+}
+
+// infraAddressProblems compares each container's addresses with the ones
+// the compose file pins (the guide's: client 198.51.100.100, router .250 …).
+func (l *Lab) infraAddressProblems(ctx context.Context) ([]string, error) {
+	p, err := render.ComposeProject(l.Topo)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := l.InfraContainers()
+	if err != nil {
+		return nil, err
+	}
+	var wrong []string
+	for _, c := range cs {
+		info, err := l.docker.ContainerInspect(ctx, c.Name)
+		if err != nil || info.NetworkSettings == nil {
+			continue // Check reports missing containers
+		}
+		for key, sn := range p.Services[c.Service].Networks {
+			if sn == nil || sn.Ipv4Address == "" {
+				continue
+			}
+			name := p.Networks[key].Name
+			if name == "" {
+				name = p.Name + "_" + key
+			}
+			ep := info.NetworkSettings.Networks[name]
+			switch {
+			case ep == nil:
+				wrong = append(wrong, fmt.Sprintf("%s is not on %s", c.Name, name))
+			case ep.IPAddress != sn.Ipv4Address:
+				wrong = append(wrong, fmt.Sprintf("%s has %s on %s, the topology pins %s", c.Name, ep.IPAddress, name, sn.Ipv4Address))
+			}
+		}
+	}
+	return wrong, nil
 }
 
 func stateText(st *container.State) string {
@@ -144,6 +186,16 @@ func (s InfraStep) Apply(ctx context.Context) error {
 	c, err := s.l.compose()
 	if err != nil {
 		return err
+	}
+	// Containers on other addresses than the pinned ones are made again:
+	// compose up keeps a container whose configuration did not change.
+	if wrong, err := s.l.infraAddressProblems(ctx); err != nil {
+		return err
+	} else if len(wrong) > 0 {
+		s.l.Log.Warn("recreating the infra containers", "why", strings.Join(wrong, "; "))
+		if err := c.Down(ctx, tccompose.RemoveOrphans(true)); err != nil {
+			return fmt.Errorf("compose down of project %s: %w", s.l.Topo.Infra.Project, err)
+		}
 	}
 	if err := c.Up(ctx, tccompose.Wait(true), tccompose.RemoveOrphans(true)); err != nil {
 		return fmt.Errorf("compose up of project %s: %w", s.l.Topo.Infra.Project, err)
