@@ -64,7 +64,7 @@ func readNetState(t *testing.T, ns *testenv.Netns) netState {
 	t.Helper()
 	var s netState
 	err := ns.Do(func() error {
-		links, err := netlink.LinkList()
+		links, err := tenantnet.Consistent(netlink.LinkList)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func readNetState(t *testing.T, ns *testenv.Netns) netState {
 			}
 			s.devices = append(s.devices, fmt.Sprintf("%s id=%d local=%s dev=%s %s", a.Name, v.VxlanId, v.SrcAddr, names[v.VtepDevIndex], state))
 			tableDev[tenantnet.Table(uint32(v.VxlanId))] = a.Name
-			neighs, err := netlink.NeighList(a.Index, unix.AF_BRIDGE)
+			neighs, err := tenantnet.Consistent(func() ([]netlink.Neigh, error) { return netlink.NeighList(a.Index, unix.AF_BRIDGE) })
 			if err != nil {
 				return err
 			}
@@ -95,7 +95,7 @@ func readNetState(t *testing.T, ns *testenv.Netns) netState {
 				}
 			}
 		}
-		rules, err := netlink.RuleList(netlink.FAMILY_ALL)
+		rules, err := tenantnet.Consistent(func() ([]netlink.Rule, error) { return netlink.RuleList(netlink.FAMILY_ALL) })
 		if err != nil {
 			return err
 		}

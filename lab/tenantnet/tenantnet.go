@@ -251,7 +251,7 @@ func sameVXLAN(l netlink.Link, want *netlink.Vxlan) bool {
 // longer listed (learned entries are the kernel's and stay).
 func syncFDB(dev netlink.Link, tmms []netip.Addr) error {
 	idx := dev.Attrs().Index
-	have, err := netlink.NeighList(idx, unix.AF_BRIDGE)
+	have, err := Consistent(func() ([]netlink.Neigh, error) { return netlink.NeighList(idx, unix.AF_BRIDGE) })
 	if err != nil {
 		return fmt.Errorf("listing FDB of %s: %w", dev.Attrs().Name, err)
 	}
@@ -299,7 +299,7 @@ func fdbEntry(linkIndex int, dst netip.Addr) *netlink.Neigh {
 // removeDevices deletes the VXLAN devices with our prefix that drop says to
 // (their table's routes go with them).
 func removeDevices(drop func(name string) bool) error {
-	links, err := netlink.LinkList()
+	links, err := Consistent(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("listing links: %w", err)
 	}
@@ -373,7 +373,7 @@ func wantedRules(n Node) map[rule]bool {
 // PriorityExempt, main table, a destination only) and pod rules (priority
 // PriorityPod, a table of the reserved range).
 func ownRules() ([]netlink.Rule, error) {
-	all, err := netlink.RuleList(netlink.FAMILY_ALL)
+	all, err := Consistent(func() ([]netlink.Rule, error) { return netlink.RuleList(netlink.FAMILY_ALL) })
 	if err != nil {
 		return nil, fmt.Errorf("listing rules: %w", err)
 	}
@@ -449,4 +449,21 @@ func readSysctl(key string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", strings.ReplaceAll(key, "/", "."), err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// dumpTries bounds the retries of an interrupted netlink dump.
+const dumpTries = 10
+
+// Consistent runs a netlink list until the kernel's dump was not
+// interrupted by a concurrent change (NLM_F_DUMP_INTR: netlink returns a
+// possibly incomplete result with ErrDumpInterrupted).
+func Consistent[T any](list func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for range dumpTries {
+		if out, err = list(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, fmt.Errorf("netlink dump interrupted %d times in a row: %w", dumpTries, err)
 }

@@ -100,7 +100,7 @@ func snapshot(t *testing.T, ns *testenv.Netns) state {
 	t.Helper()
 	var s state
 	err := ns.Do(func() error {
-		links, err := netlink.LinkList()
+		links, err := Consistent(netlink.LinkList)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func snapshot(t *testing.T, ns *testenv.Netns) state {
 			}
 			a := v.Attrs()
 			s.devices = append(s.devices, formatDevice(v))
-			neighs, err := netlink.NeighList(a.Index, unix.AF_BRIDGE)
+			neighs, err := Consistent(func() ([]netlink.Neigh, error) { return netlink.NeighList(a.Index, unix.AF_BRIDGE) })
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,9 @@ func snapshot(t *testing.T, ns *testenv.Netns) state {
 				}
 			}
 			for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-				routes, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+				routes, err := Consistent(func() ([]netlink.Route, error) {
+					return netlink.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+				})
 				if err != nil {
 					return err
 				}
@@ -284,7 +286,7 @@ func TestApplyIsIdempotentAndRemoves(t *testing.T) {
 		t.Errorf("Remove left %+v", s)
 	}
 	if err := node.Do(func() error {
-		rules, err := netlink.RuleList(netlink.FAMILY_V4)
+		rules, err := Consistent(func() ([]netlink.Rule, error) { return netlink.RuleList(netlink.FAMILY_V4) })
 		if err != nil {
 			return err
 		}
