@@ -266,7 +266,9 @@ func UnderlayOf(addr netip.Addr) (string, error) {
 	if addr.Is6() {
 		family = netlink.FAMILY_V6
 	}
-	addrs, err := netlink.AddrList(nil, family)
+	// A node's addresses change under us (pods come and go): retry
+	// interrupted dumps rather than read a partial list.
+	addrs, err := tenantnet.Consistent(func() ([]netlink.Addr, error) { return netlink.AddrList(nil, family) })
 	if err != nil {
 		return "", fmt.Errorf("listing addresses: %w", err)
 	}
