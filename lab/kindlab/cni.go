@@ -72,7 +72,11 @@ func (s CNIStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.loadImages(ctx, ns, CNIImages()); err != nil {
+	stale, err := l.staleImages(ctx, ns, CNIImages())
+	if err != nil {
+		return err
+	}
+	if err := l.loadStale(ctx, ns, stale); err != nil {
 		return err
 	}
 	for _, m := range cnimanifests.Manifests() {
@@ -101,25 +105,6 @@ func (s CNIStep) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// missingImages returns the refs a node's containerd (namespace k8s.io) lacks.
-func missingImages(ctx context.Context, n nodes.Node, refs []string) ([]string, error) {
-	out, err := run(ctx, n, nil, "ctr", "-n", "k8s.io", "images", "ls", "-q")
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, r := range strings.Fields(out) {
-		have[r] = true
-	}
-	var missing []string
-	for _, r := range refs {
-		if !have[r] && !have[normalizeRef(r)] {
-			missing = append(missing, r)
-		}
-	}
-	return missing, nil
-}
-
 // normalizeRef spells a short docker reference as containerd lists it.
 func normalizeRef(ref string) string {
 	first, _, found := strings.Cut(ref, "/")
@@ -130,41 +115,6 @@ func normalizeRef(ref string) string {
 		return ref
 	}
 	return "docker.io/" + ref
-}
-
-// loadImages saves the images some node lacks once and imports them into
-// those nodes in parallel, without crictl (as `kind load docker-image`).
-func (l *Lab) loadImages(ctx context.Context, ns []nodes.Node, refs []string) error {
-	need := map[string][]string{}
-	union := map[string]bool{}
-	for _, n := range ns {
-		m, err := missingImages(ctx, n, refs)
-		if err != nil {
-			return err
-		}
-		if len(m) > 0 {
-			need[n.String()] = m
-		}
-		for _, r := range m {
-			union[r] = true
-		}
-	}
-	if len(union) == 0 {
-		return nil
-	}
-	var save []string
-	for _, r := range refs {
-		if union[r] {
-			save = append(save, r)
-		}
-	}
-	var targets []nodes.Node
-	for _, n := range ns {
-		if need[n.String()] != nil {
-			targets = append(targets, n)
-		}
-	}
-	return l.saveAndLoad(ctx, targets, save)
 }
 
 // saveAndLoad saves the images from docker once and imports them into the

@@ -10,12 +10,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/spklab/spklab/lab/docker"
 	"github.com/spklab/spklab/lab/steps"
 	"github.com/spklab/spklab/topology/render"
 )
@@ -35,7 +35,7 @@ func (l *Lab) MissingImages(ctx context.Context) ([]string, error) {
 	var missing []string
 	for _, r := range l.Images() {
 		if _, err := l.docker.ImageInspect(ctx, r); err != nil {
-			if !cerrdefs.IsNotFound(err) {
+			if !docker.IsNotFound(err) {
 				return nil, fmt.Errorf("inspecting image %s: %w", r, err)
 			}
 			missing = append(missing, r)
