@@ -413,7 +413,7 @@ delete the namespaces "spklab-<cluster>-*" (their links go with them) and the ru
 Removing a lab that is not there succeeds.`,
 		Example: `  spklab down
   sudo spklab down --runtime netns`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.runtime == runtimeKind {
 				return runKindDown(cmd, o, f.kubeconfig)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spklab/spklab/e2e"
 	"github.com/spklab/spklab/e2e/framework"
+	"github.com/spklab/spklab/lab/steps"
 )
 
 // defaultArtifactsDir receives the evidence of failed specs (git ignores it).
@@ -106,7 +107,7 @@ func (f *labFlags) testTarget(ctx context.Context, cmd *cobra.Command, o *option
 			return nil, nil, err
 		}
 		for _, st := range lab.Status(ctx).Steps {
-			if st.State != "done" {
+			if st.State != steps.Done.String() {
 				lab.Close()
 				return nil, nil, &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not up: step %s is %s (%s); run spklab up", lab.Topo.Cluster.Name, st.Step, st.State, st.Reason)}
 			}

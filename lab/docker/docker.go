@@ -28,6 +28,10 @@ func New() (*Client, error) {
 	return &Client{api: api}, nil
 }
 
+// Wrap uses an SDK client that already exists (one connection for a
+// caller that also talks to the SDK directly); Close closes it.
+func Wrap(api *client.Client) *Client { return &Client{api: api} }
+
 // Close releases the client's connections.
 func (c *Client) Close() error { return c.api.Close() }
 

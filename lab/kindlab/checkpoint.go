@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 
+	"github.com/spklab/spklab/lab/docker"
 	"github.com/spklab/spklab/lab/steps"
 	"github.com/spklab/spklab/topology/render"
 )
@@ -371,11 +371,11 @@ func (c *Checkpoint) WriteText(w io.Writer) {
 }
 
 // containerExec runs a command in a docker container and returns its
-// output (stdout and stderr).
+// output (stdout and stderr); a non-zero exit is an error carrying it.
 func (l *Lab) containerExec(ctx context.Context, name string, argv ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "docker", append([]string{"exec", name}, argv...)...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("docker exec %s %s: %w: %s", name, strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	r, err := docker.Wrap(l.docker).Exec(ctx, name, argv...)
+	if err == nil && r.ExitCode != 0 {
+		err = fmt.Errorf("%s in %s exited %d: %s", strings.Join(argv, " "), name, r.ExitCode, strings.TrimSpace(r.Output))
 	}
-	return string(out), nil
+	return r.Output, err
 }

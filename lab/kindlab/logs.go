@@ -1,7 +1,6 @@
 package kindlab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,9 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
-
+	"github.com/spklab/spklab/lab/docker"
 	"github.com/spklab/spklab/spk"
 )
 
@@ -77,9 +74,9 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 	}
 	if cs, err := l.InfraContainers(); err == nil {
 		for _, c := range cs {
-			out, err := l.containerLogs(ctx, c.Name)
+			out, err := docker.Wrap(l.docker).ContainerLogs(ctx, c.Name)
 			if err == nil {
-				write("container-"+c.Name+".log", out)
+				write("container-"+c.Name+".log", []byte(out))
 			}
 		}
 	}
@@ -105,18 +102,4 @@ func withoutCrictl(err error) error {
 		return nil
 	}
 	return err
-}
-
-// containerLogs is a container's stdout and stderr, interleaved.
-func (l *Lab) containerLogs(ctx context.Context, name string) ([]byte, error) {
-	rc, err := l.docker.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	var buf bytes.Buffer
-	if _, err := stdcopy.StdCopy(&buf, &buf, rc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
