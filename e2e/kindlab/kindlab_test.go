@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -114,9 +115,14 @@ func (l *lab) upKilledIn(ctx context.Context, from int, delay time.Duration) (st
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
-	killed := make(chan string, 1)
+	// The kill and the exit are ordered under one lock: Wait can return
+	// (the group is dead) before the timer's goroutine runs again, so the
+	// killed step is recorded before the kill, and no kill follows an exit.
+	var (
+		mu         sync.Mutex
+		exited     bool
+		killedStep string
+	)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		armed := false
@@ -132,23 +138,51 @@ func (l *lab) upKilledIn(ctx context.Context, from int, delay time.Duration) (st
 					armed = true
 					step := steps[i]
 					time.AfterFunc(delay, func() {
-						_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-						killed <- step
+						mu.Lock()
+						defer mu.Unlock()
+						if !exited {
+							killedStep = step
+							_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+						}
 					})
 				}
 			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
-	err := <-done
-	select {
-	case step := <-killed:
+	err := cmd.Wait()
+	pw.Close()
+	mu.Lock()
+	exited = true
+	step := killedStep
+	mu.Unlock()
+	if step != "" {
 		return step, nil
-	default:
-		if err != nil {
-			return "", fmt.Errorf("spklab up failed before it could be killed: %w", err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("spklab up failed before it could be killed: %w", err)
+	}
+	return "", nil
+}
+
+// logsOfAPartLab checks spklab logs on a lab stopped before the spk step:
+// what is there is collected, what is not yet is listed as skipped with
+// its reason, and that is not a failure.
+func (l *lab) logsOfAPartLab(ctx context.Context, dir string) {
+	l.t.Helper()
+	if _, err := l.run(ctx, "logs", "--artifacts", dir); err != nil {
+		l.t.Errorf("spklab logs on a lab stopped in the attachments step: %v", err)
+	}
+	skipped, err := os.ReadFile(filepath.Join(dir, "skipped.txt"))
+	for _, want := range []string{"crs.yaml: the SPK CRDs are not installed", "f5-tmm-0-stats.json: the pod is absent", "router-*: container infra-frr-1 does not exist"} {
+		if err != nil || !strings.Contains(string(skipped), want) {
+			l.t.Errorf("spklab logs on a part lab: skipped.txt (%v) lacks %q:\n%s", err, want, skipped)
 		}
-		return "", nil
+	}
+	for _, f := range []string{"status.json", "pods.txt", "nodes.yaml", "kind/bnk-worker/kubelet.log"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			l.t.Errorf("spklab logs on a part lab: %s missing or empty (%v)", f, err)
+		}
 	}
 }
 
@@ -264,6 +298,9 @@ func TestKindLab(t *testing.T) {
 		}
 		t.Logf("killed spklab up during step %s", step)
 		killedSteps = append(killedSteps, step)
+		if step == "attachments" {
+			l.logsOfAPartLab(ctx, filepath.Join(art, "logs-of-a-part-lab"))
+		}
 		for i < len(steps)-1 && steps[i] != step {
 			i++
 		}

@@ -17,13 +17,17 @@ import (
 // CollectLogs gathers the lab's evidence into dir: kind's node logs (which
 // hold every pod's logs), the cluster's objects and events, the CRs with
 // their status, the router's BGP and routes, each TMM's stats and flows,
-// the infra containers' logs and the status. What cannot be read is noted
-// in errors.txt; the rest is still written.
+// the infra containers' logs and the status. What a partly made lab does
+// not have yet (no CRDs, no running TMM) is listed in skipped.txt with the
+// reason; what should be readable but is not is noted in errors.txt and
+// makes the result an error. The rest is written either way.
 func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	var problems []string
+	status := l.Status(ctx)
+	var problems, skipped []string
+	skip := func(what, why string) { skipped = append(skipped, what+": "+why) }
 	note := func(what string, err error) {
 		if err != nil {
 			problems = append(problems, what+": "+err.Error())
@@ -44,22 +48,40 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 		kubectl("pods.txt", "get", "pods", "-A", "-o", "wide")
 		kubectl("nodes.yaml", "get", "nodes", "-o", "yaml")
 		kubectl("events.txt", "get", "events", "-A", "--sort-by=.lastTimestamp")
-		var resources []string
-		for _, k := range spk.APIKinds() {
-			resources = append(resources, k.CRDName())
-		}
-		kubectl("crs.yaml", "get", strings.Join(resources, ","), "-A", "-o", "yaml")
-		kubectl("spk-objects.yaml", "-n", l.Topo.SPK.Namespace, "get", "all,configmaps,network-attachment-definitions", "-o", "yaml")
 		kubectl("endpointslices.yaml", "get", "endpointslices", "-A", "-o", "yaml")
-		for i := range l.Topo.TMM.Replicas {
-			pod := TMMPod(i)
+		if resources, err := l.installedCRDs(ctx); err != nil {
+			note("crs.yaml", err)
+		} else if len(resources) == 0 {
+			skip("crs.yaml", "the SPK CRDs are not installed (step spk not done)")
+		} else {
+			kubectl("crs.yaml", "get", strings.Join(resources, ","), "-A", "-o", "yaml")
+		}
+		if out, err := l.Kubectl(ctx, nil, "get", "namespace", l.Topo.SPK.Namespace, "--ignore-not-found", "-o", "name"); err != nil {
+			note("spk-objects.yaml", err)
+		} else if strings.TrimSpace(out) == "" {
+			skip("spk-objects.yaml", "namespace "+l.Topo.SPK.Namespace+" does not exist (step spk not done)")
+		} else {
+			kubectl("spk-objects.yaml", "-n", l.Topo.SPK.Namespace, "get", "all,configmaps,network-attachment-definitions", "-o", "yaml")
+		}
+		for _, t := range status.TMMs {
+			pod := t.Pod
+			if t.Phase != "Running" {
+				skip(pod+"-stats.json", "the pod is "+t.Phase)
+				continue
+			}
 			out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "exec", pod, "--", "spk-tmm", "stats",
 				"--api", "127.0.0.1:"+strconv.Itoa(TMMAPIPort), "-o", "json", "--flows", "1000")
 			note(pod+" stats", err)
 			write(pod+"-stats.json", []byte(out))
 		}
 	}
-	if _, err := l.docker.ContainerInspect(ctx, l.Topo.RouterContainer()); err == nil {
+	if c, err := l.docker.ContainerInspect(ctx, l.Topo.RouterContainer()); docker.IsNotFound(err) {
+		skip("router-*", "container "+l.Topo.RouterContainer()+" does not exist (step infra not done)")
+	} else if err != nil {
+		note("router-*", err)
+	} else if c.State == nil || !c.State.Running {
+		skip("router-*", "container "+l.Topo.RouterContainer()+" is not running")
+	} else {
 		vty := l.RouterVTY()
 		for name, cmd := range map[string]string{
 			"router-bgp-summary.json": "show bgp summary json",
@@ -80,9 +102,12 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 			}
 		}
 	}
-	st, err := json.MarshalIndent(l.Status(ctx), "", "  ")
+	st, err := json.MarshalIndent(status, "", "  ")
 	note("status", err)
 	write("status.json", st)
+	if len(skipped) > 0 {
+		write("skipped.txt", []byte(strings.Join(skipped, "\n")+"\n"))
+	}
 	if len(problems) > 0 {
 		write("errors.txt", []byte(strings.Join(problems, "\n")+"\n"))
 		return fmt.Errorf("collected into %s, with %d problems (see errors.txt): %w", dir, len(problems), errors.New(problems[0]))
@@ -102,4 +127,25 @@ func withoutCrictl(err error) error {
 		return nil
 	}
 	return err
+}
+
+// installedCRDs lists which of the SPK CRDs the cluster has: a lab stopped
+// before the spk step has none, and kubectl refuses a get that names an
+// unknown resource type.
+func (l *Lab) installedCRDs(ctx context.Context) ([]string, error) {
+	out, err := l.Kubectl(ctx, nil, "get", "crd", "-o", "name")
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		have[strings.TrimPrefix(strings.TrimSpace(line), "customresourcedefinition.apiextensions.k8s.io/")] = true
+	}
+	var resources []string
+	for _, k := range spk.APIKinds() {
+		if have[k.CRDName()] {
+			resources = append(resources, k.CRDName())
+		}
+	}
+	return resources, nil
 }
