@@ -269,6 +269,36 @@ func (t *Topology) RenameCluster(name string) {
 	}
 }
 
+// RenameNetwork renames the docker network old to name everywhere the
+// topology refers to it (router, client, syslog, TMM interfaces), so two
+// labs on one machine can keep their networks apart. It reports whether
+// old was a network of the topology.
+func (t *Topology) RenameNetwork(old, name string) bool {
+	found := false
+	for i := range t.Networks {
+		if t.Networks[i].Name == old {
+			t.Networks[i].Name, found = name, true
+		}
+	}
+	if !found {
+		return false
+	}
+	swap := func(s *string) {
+		if *s == old {
+			*s = name
+		}
+	}
+	for i := range t.Router.Interfaces {
+		swap(&t.Router.Interfaces[i].Network)
+	}
+	for i := range t.TMM.Interfaces {
+		swap(&t.TMM.Interfaces[i].Network)
+	}
+	swap(&t.Client.Network)
+	swap(&t.Syslog.Network)
+	return true
+}
+
 // RouterRoute is a host route the lab router must have once BGP has
 // converged, with exactly these next hops (TMM self IPs on the BGP VLAN).
 type RouterRoute struct {

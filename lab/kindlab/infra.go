@@ -234,6 +234,8 @@ func (s InfraStep) Destroy(ctx context.Context) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
+	// The lab's own cache directory goes too once nothing else is in it.
+	_ = os.Remove(filepath.Dir(dir))
 	return nil
 }
 
@@ -245,10 +247,22 @@ func (c composeLogger) Printf(format string, v ...any) { c.l.Log.Debug(fmt.Sprin
 // infraNetworks lists the docker networks compose made for the project
 // (not the external ones). testcontainers replaces the networks' labels
 // with its own, so they are found by the compose project label and name.
+// The project name is the guide's ("infra") for every lab: while another
+// lab's containers are in the project, its networks are that lab's.
 func (l *Lab) infraNetworks(ctx context.Context) ([]network.Summary, error) {
 	p, err := render.ComposeProject(l.Topo)
 	if err != nil {
 		return nil, err
+	}
+	all, err := l.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", composeProjectLabel+"="+l.Topo.Infra.Project))})
+	if err != nil {
+		return nil, fmt.Errorf("listing infra containers: %w", err)
+	}
+	for _, c := range all {
+		if c.Labels[render.LabelLab] != l.Topo.Cluster.Name {
+			return nil, nil
+		}
 	}
 	names := map[string]bool{}
 	for key, n := range p.Networks {

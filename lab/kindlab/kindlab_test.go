@@ -37,16 +37,9 @@ func testTopology(t *testing.T) *topology.Topology {
 		t.Fatal(err)
 	}
 	topo.RenameCluster(testCluster)
-	renamed := map[string]string{}
-	for i, n := range topo.Networks {
+	for _, n := range slices.Clone(topo.Networks) {
 		if n.Attach != nil {
-			renamed[n.Name] = n.Name + "-" + testCluster
-			topo.Networks[i].Name = renamed[n.Name]
-		}
-	}
-	for i, ifc := range topo.TMM.Interfaces {
-		if r, ok := renamed[ifc.Network]; ok {
-			topo.TMM.Interfaces[i].Network = r
+			topo.RenameNetwork(n.Name, n.Name+"-"+testCluster)
 		}
 	}
 	return topo
@@ -434,5 +427,67 @@ func breakAndRepair(ctx context.Context, t *testing.T, l *Lab) {
 	checkWorkers(ctx, t, l)
 	if out, err := run(ctx, cp, nil, "sysctl", "-n", "net.ipv4.conf.all.rp_filter"); err != nil || strings.TrimSpace(out) != "0" {
 		t.Errorf("rp_filter after repair: %q %v", out, err)
+	}
+}
+
+// TestAnotherLabsInfraIsLeftAlone: the compose project name ("infra") is
+// the same for every lab, so a lab's down and leftovers must not take the
+// project's network while another lab's container is in the project.
+func TestAnotherLabsInfraIsLeftAlone(t *testing.T) {
+	testenv.RequireRoot(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	topo := testTopology(t)
+	l, err := New(topo, filepath.Join(t.TempDir(), "kubeconfig"), slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.docker.Ping(ctx); err != nil {
+		if testenv.InCI() {
+			t.Fatalf("docker: %v", err)
+		}
+		t.Skipf("no docker daemon: %v", err)
+	}
+	if _, err := l.docker.ImageInspect(ctx, topo.Images.Client); err != nil {
+		t.Fatalf("image %s missing (spklab images build): %v", topo.Images.Client, err)
+	}
+	netName := topo.Infra.Project + "_client-net"
+	if _, err := l.docker.NetworkInspect(ctx, netName, network.InspectOptions{}); err == nil {
+		t.Skipf("network %s exists already (a lab is up): this test makes its own", netName)
+	}
+	otherLab := map[string]string{composeProjectLabel: topo.Infra.Project, render.LabelLab: "spkother"}
+	// Internal, and docker picks the subnet: nothing routes anywhere.
+	n, err := l.docker.NetworkCreate(ctx, netName, network.CreateOptions{Internal: true, Labels: map[string]string{composeProjectLabel: topo.Infra.Project}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.docker.NetworkRemove(context.Background(), n.ID) })
+	c, err := l.docker.ContainerCreate(ctx, &container.Config{Image: topo.Images.Client, Labels: otherLab},
+		&container.HostConfig{NetworkMode: container.NetworkMode(netName)}, nil, nil, "spkother-infra-client-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = l.docker.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
+	})
+
+	left, err := l.Leftovers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range left {
+		if strings.Contains(s, netName) || strings.Contains(s, "spkother") {
+			t.Errorf("lab %s lists another lab's %s as its leftover", testCluster, s)
+		}
+	}
+	if err := (InfraStep{l}).Destroy(ctx); err != nil {
+		t.Fatalf("infra destroy: %v", err)
+	}
+	if _, err := l.docker.NetworkInspect(ctx, netName, network.InspectOptions{}); err != nil {
+		t.Errorf("lab %s's infra destroy removed another lab's network %s: %v", testCluster, netName, err)
+	}
+	if _, err := l.docker.ContainerInspect(ctx, c.ID); err != nil {
+		t.Errorf("lab %s's infra destroy removed another lab's container: %v", testCluster, err)
 	}
 }
