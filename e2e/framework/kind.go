@@ -67,9 +67,13 @@ func NewKindTarget(ctx context.Context, l *kindlab.Lab) (*KindTarget, error) {
 	}
 	// The TMMs' gRPC API through port-forwards: reading a replica's state
 	// takes milliseconds, where a kubectl exec takes hundreds.
+	port, err := l.TMMAPIPort(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("kind target: %w", err)
+	}
 	for i := range l.Topo.TMM.Replicas {
 		pod := kindlab.TMMPod(i)
-		fw, err := portForward(cfg, l.Topo.SPK.Namespace, pod, kindlab.TMMAPIPort)
+		fw, err := portForward(cfg, l.Topo.SPK.Namespace, pod, port)
 		if err != nil {
 			t.Close()
 			return nil, fmt.Errorf("kind target: %w", err)

@@ -21,7 +21,7 @@ func TestBenchFlagErrors(t *testing.T) {
 	}{
 		{[]string{"-o", "yaml"}, ExitUsage, `-o "yaml"`},
 		{[]string{"--runtime", "docker"}, ExitUsage, "kind, netns"},
-		{[]string{"--runtime", "kind"}, ExitNotBuilt, "not built yet"},
+		{[]string{"--runtime", "kind"}, ExitUsage, "the benchmark runs on the netns lab only"},
 		{[]string{"--duration", "100ms"}, ExitUsage, "at least 1s"},
 		{[]string{"--duration", "2h"}, ExitUsage, "at most 10m"},
 		{[]string{"--duration", "soon"}, ExitUsage, "invalid argument"},

@@ -228,13 +228,6 @@ func TestTopologyFlagConflictsWithFileBase(t *testing.T) {
 	}
 }
 
-func TestNotBuiltCommandsSaySoAndFail(t *testing.T) {
-	_, errOut, code := run(t, t.TempDir(), "bench", "--runtime", "kind")
-	if code != ExitNotBuilt || !strings.Contains(errOut, "not built yet") {
-		t.Errorf("bench --runtime kind: code %d stderr %q", code, errOut)
-	}
-}
-
 func TestVersion(t *testing.T) {
 	out, _, code := run(t, t.TempDir(), "version", "-o", "json")
 	var info map[string]string

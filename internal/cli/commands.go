@@ -281,19 +281,6 @@ func newVersionCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-// notBuilt is a command of the design that this build does not have yet:
-// it says so and exits non-zero rather than pretend.
-func notBuilt(use, short, missing string) *cobra.Command {
-	return &cobra.Command{
-		Use:                use,
-		Short:              short + " (not built yet)",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s is not built yet: this build of spklab lacks %s (see README.md, \"Status\")", cmd.CommandPath(), missing)}
-		},
-	}
-}
-
 // Lab runtimes.
 const (
 	runtimeKind  = "kind"
@@ -319,13 +306,13 @@ func (f *labFlags) register(cmd *cobra.Command, withStart bool) {
 	}
 }
 
-// netnsLab resolves the runtime flag and, for netns, builds the lab from the
-// validated topology. Commands that have a kind runtime handle it before.
+// netnsLab resolves the runtime flag and builds the netns lab from the
+// validated topology. Commands handle the kind runtime before calling it.
 func (f *labFlags) netnsLab(cmd *cobra.Command, o *options) (*netns.Lab, error) {
 	switch f.runtime {
 	case runtimeNetns:
 	case runtimeKind:
-		return nil, &ExitError{Code: ExitNotBuilt, Err: fmt.Errorf("%s --runtime kind is not built yet (use --runtime netns; see README.md, \"Status\")", cmd.CommandPath())}
+		return nil, fmt.Errorf("%s: the kind runtime is not handled here (a bug in spklab)", cmd.CommandPath())
 	default:
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime %q: supported runtimes are %s, %s", f.runtime, runtimeKind, runtimeNetns)}
 	}

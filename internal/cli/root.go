@@ -32,7 +32,6 @@ func (e *ExitError) Unwrap() error { return e.Err }
 const (
 	ExitProblems = 1 // invalid topology, failed command
 	ExitUsage    = 2 // bad flags or arguments
-	ExitNotBuilt = 3 // the command exists in the design but not yet in this build
 )
 
 // options are the flags every command shares.

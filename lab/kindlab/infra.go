@@ -3,8 +3,10 @@ package kindlab
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
@@ -63,10 +65,16 @@ func (l *Lab) InfraContainers() ([]InfraContainer, error) {
 }
 
 // Check wants every service's container running, labelled with the lab
-// and made by compose project infra.
+// and made by compose project infra, from the current image build and the
+// current configuration (the service's labels, among them the digest of
+// the router's FRR files), at the pinned addresses.
 func (s InfraStep) Check(ctx context.Context) steps.Status {
 	l := s.l
 	want, err := l.InfraContainers()
+	if err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	}
+	p, err := render.ComposeProject(l.Topo)
 	if err != nil {
 		return steps.Status{State: steps.Broken, Reason: err.Error()}
 	}
@@ -87,6 +95,9 @@ func (s InfraStep) Check(ctx context.Context) steps.Status {
 		// container from the new one.
 		if img, err := l.docker.ImageInspect(ctx, info.Config.Image); err == nil && img.ID != info.Image {
 			return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("container %s runs an older build of %s", c.Name, info.Config.Image)}
+		}
+		if why := staleLabels(c.Name, p.Services[c.Service].Labels, info.Config.Labels); why != "" {
+			return steps.Status{State: steps.NotDone, Reason: why}
 		}
 		running = append(running, c.Name)
 	}
@@ -133,6 +144,21 @@ func (l *Lab) infraAddressProblems(ctx context.Context) ([]string, error) {
 		}
 	}
 	return wrong, nil
+}
+
+// staleLabels says how a container's labels differ from its service's
+// (empty when they do not): compose up recreates such a container.
+func staleLabels(name string, want, got map[string]string) string {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] == want[k] {
+			continue
+		}
+		if k == render.LabelFRRConfig {
+			return fmt.Sprintf("router %s runs an older FRR configuration (%s %q, the topology renders %q)", name, k, got[k], want[k])
+		}
+		return fmt.Sprintf("container %s has label %s=%q, the topology wants %q", name, k, got[k], want[k])
+	}
+	return ""
 }
 
 func stateText(st *container.State) string {

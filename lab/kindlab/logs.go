@@ -69,8 +69,13 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 				skip(pod+"-stats.json", "the pod is "+t.Phase)
 				continue
 			}
+			port, err := l.TMMAPIPort(ctx)
+			if err != nil {
+				note(pod+" stats", err)
+				continue
+			}
 			out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "exec", pod, "--", "spk-tmm", "stats",
-				"--api", "127.0.0.1:"+strconv.Itoa(TMMAPIPort), "-o", "json", "--flows", "1000")
+				"--api", "127.0.0.1:"+strconv.Itoa(port), "-o", "json", "--flows", "1000")
 			note(pod+" stats", err)
 			write(pod+"-stats.json", []byte(out))
 		}

@@ -149,3 +149,17 @@ func TestStatusUp(t *testing.T) {
 		t.Error("every step done is up")
 	}
 }
+
+func TestStaleLabels(t *testing.T) {
+	want := map[string]string{render.LabelLab: "bnk", render.LabelFRRConfig: "aaaa"}
+	if why := staleLabels("infra-frr-1", want, map[string]string{render.LabelLab: "bnk", render.LabelFRRConfig: "aaaa", "other": "x"}); why != "" {
+		t.Errorf("same labels (and an extra one) are stale: %s", why)
+	}
+	why := staleLabels("infra-frr-1", want, map[string]string{render.LabelLab: "bnk", render.LabelFRRConfig: "bbbb"})
+	if !strings.Contains(why, "router infra-frr-1 runs an older FRR configuration") || !strings.Contains(why, `"aaaa"`) {
+		t.Errorf("changed FRR digest: %q", why)
+	}
+	if why := staleLabels("infra-client-1", want, map[string]string{render.LabelFRRConfig: "aaaa"}); !strings.Contains(why, "label io.spklab.lab") {
+		t.Errorf("missing lab label: %q", why)
+	}
+}

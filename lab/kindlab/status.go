@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/lab/spkchart"
 	"github.com/spklab/spklab/lab/steps"
 	"github.com/spklab/spklab/topology"
 )
@@ -268,8 +270,20 @@ func dash(s string) string {
 	return s
 }
 
-// TMMAPIPort is where the chart's TMM serves its gRPC API in the pod.
-const TMMAPIPort = 9443
+// TMMAPIPort reads where the installed chart's TMM serves its gRPC API in
+// the pod (the chart's tmm.apiPort): the StatefulSet's port "grpc-api".
+func (l *Lab) TMMAPIPort(ctx context.Context) (int, error) {
+	out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "get", "statefulset", spkchart.TMMStatefulSet,
+		"-o", `jsonpath={.spec.template.spec.containers[*].ports[?(@.name=="grpc-api")].containerPort}`)
+	if err != nil {
+		return 0, fmt.Errorf("reading the TMM API port: %w", err)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || port <= 0 || port > 65535 {
+		return 0, fmt.Errorf("reading the TMM API port: statefulset %s/%s has no container port grpc-api (got %q)", l.Topo.SPK.Namespace, spkchart.TMMStatefulSet, out)
+	}
+	return port, nil
+}
 
 // ControlPlaneName is the control-plane node's container.
 func (l *Lab) ControlPlaneName() string { return l.Topo.Cluster.Name + "-" + topology.RoleControlPlane }

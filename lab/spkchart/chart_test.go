@@ -266,6 +266,34 @@ func volume(t *testing.T, spec corev1.PodSpec, name string) corev1.Volume {
 	return corev1.Volume{}
 }
 
+// tmm.apiPort reaches every place that names the TMM API port: TMM's flag,
+// its container port and probe, the headless Service, the controller's flag.
+func TestRenderTMMAPIPort(t *testing.T) {
+	m := mustRender(t, testNS, map[string]any{"tmm": map[string]any{"apiPort": 7443}})
+	c := object[appsv1.StatefulSet](t, m, "StatefulSet", "f5-tmm").Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--api=:7443") || containerPort(c, "grpc-api") != 7443 {
+		t.Errorf("TMM args %q ports %+v, want the API on 7443", c.Args, c.Ports)
+	}
+	if p := c.ReadinessProbe; p == nil || p.GRPC == nil || p.GRPC.Port != 7443 {
+		t.Errorf("readiness probe %+v, want gRPC on 7443", p)
+	}
+	for _, u := range m.Objects {
+		if u.GetKind() != "Service" {
+			continue
+		}
+		svc := object[corev1.Service](t, m, "Service", u.GetName())
+		for _, p := range svc.Spec.Ports {
+			if p.Name == "grpc-api" && p.Port != 7443 {
+				t.Errorf("Service %s port %+v, want 7443", svc.Name, p)
+			}
+		}
+	}
+	ctl := object[appsv1.Deployment](t, m, "Deployment", ControllerDeployment).Spec.Template.Spec.Containers[0]
+	if !slices.Contains(ctl.Args, "--tmm-api-port=7443") {
+		t.Errorf("controller args %q, want --tmm-api-port=7443", ctl.Args)
+	}
+}
+
 func TestRenderController(t *testing.T) {
 	m := mustRender(t, testNS, nil)
 	d := object[appsv1.Deployment](t, m, "Deployment", ControllerDeployment)
@@ -590,6 +618,8 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"pull policy", map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}, "pullPolicy"},
 		{"network name", map[string]any{"tmm": map[string]any{"networks": []any{"External_Net"}}}, "networks"},
 		{"no networks", map[string]any{"tmm": map[string]any{"networks": []any{}}}, "networks"},
+		{"API port zero", map[string]any{"tmm": map[string]any{"apiPort": 0}}, "apiPort"},
+		{"API port too big", map[string]any{"tmm": map[string]any{"apiPort": 70000}}, "apiPort"},
 		{"unknown component", map[string]any{"router": map[string]any{}}, "router"},
 		// The schema lets the block through; spk.ParseValues does not.
 		{"unknown BGP field", map[string]any{"tmm": map[string]any{"dynamicRouting": map[string]any{

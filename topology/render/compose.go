@@ -143,6 +143,14 @@ func (c *composer) router() error {
 	}
 	// Long syntax: a missing ./frr fails instead of becoming an empty dir.
 	s.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: "./frr", Target: "/etc/frr"}}
+	// The bind-mounted files are not part of the service's configuration:
+	// their digest as a label makes compose recreate the router (FRR reads
+	// /etc/frr at start) when they change, and lets spklab see it.
+	digest, err := FRRConfigDigest(c.t)
+	if err != nil {
+		return err
+	}
+	s.Labels[LabelFRRConfig] = digest
 	for i, ri := range r.Interfaces {
 		if ri.VLAN != 0 {
 			continue // network.sh makes tagged interfaces

@@ -59,3 +59,31 @@ func TestComposeErrors(t *testing.T) {
 		})
 	}
 }
+
+// The router's label follows its bind-mounted FRR files: the same topology
+// gives the same digest, a change to what FRR is told gives another, so
+// compose recreates the router and spklab sees a stale one.
+func TestRouterLabelFollowsFRRConfig(t *testing.T) {
+	label := func(topo *topology.Topology) string {
+		t.Helper()
+		p, err := ComposeProject(topo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Services[topo.Router.Service].Labels[LabelFRRConfig]
+	}
+	base := label(topology.Default())
+	if len(base) != 16 || base != label(topology.Default()) {
+		t.Fatalf("router label %q: want a stable 16-hex digest", base)
+	}
+	changed := topology.Default()
+	changed.Router.ASN++
+	if got := label(changed); got == base {
+		t.Errorf("router ASN changed, label stayed %s", got)
+	}
+	changed = topology.Default()
+	changed.Router.MaximumPaths++
+	if got := label(changed); got == base {
+		t.Errorf("router maximum-paths changed, label stayed %s", got)
+	}
+}

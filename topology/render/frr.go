@@ -2,6 +2,8 @@ package render
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"text/template"
@@ -16,6 +18,21 @@ const frrPeerGroup = "TMM"
 var frrTemplates = template.Must(template.New("frr").Funcs(template.FuncMap{
 	"join": strings.Join,
 }).Parse(frrConfTemplate + networkScriptTemplate))
+
+// FRRConfigDigest is a short digest of the router's rendered ./frr files
+// (names and contents), carried by the router container as LabelFRRConfig.
+func FRRConfigDigest(t *topology.Topology) (string, error) {
+	files, err := FRRFiles(t)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, f := range files {
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", f.Name, f.Mode, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
 
 // FRRFiles renders the external router's /etc/frr for FRR 8.4: the
 // integrated frr.conf, daemons, vtysh.conf and network.sh (the host-side

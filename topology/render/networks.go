@@ -9,6 +9,9 @@ const (
 	LabelLab = "io.spklab.lab"
 	// LabelNetwork carries the topology name of a network.
 	LabelNetwork = "io.spklab.network"
+	// LabelFRRConfig on the router container is FRRConfigDigest of the
+	// files it was started with.
+	LabelFRRConfig = "io.spklab.frr-config"
 )
 
 // DockerNetwork is a docker network spklab creates itself (one that kind
