@@ -67,20 +67,8 @@ func (l *lab) run(ctx context.Context, args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	l.t.Logf("spklab %s (%s, %v):\n%s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond), err, filtered(out.String()))
+	l.t.Logf("spklab %s (%s, %v):\n%s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond), err, out.String())
 	return out.String(), err
-}
-
-// filtered drops docker compose's per-container progress lines.
-func filtered(s string) string {
-	var keep []string
-	for _, line := range strings.Split(s, "\n") {
-		if strings.HasPrefix(line, " Container ") || strings.HasPrefix(line, " Network ") {
-			continue
-		}
-		keep = append(keep, line)
-	}
-	return strings.Join(keep, "\n")
 }
 
 // stepTimes parses up's closing table: step → time.
@@ -165,6 +153,53 @@ func (l *lab) upKilledIn(ctx context.Context, from int, delay time.Duration) (st
 	return "", nil
 }
 
+// routerConfigChangeIsSeen changes what FRR is told (maximum-paths) in a
+// topology file: status says the router runs an older configuration, infra
+// up recreates it with the new one, and the default lab's up puts the
+// default back. The router's files are bind-mounted, so only the digest
+// label on the container tells compose and spklab that they changed.
+func (l *lab) routerConfigChangeIsSeen(ctx context.Context) {
+	l.t.Helper()
+	file := filepath.Join(l.t.TempDir(), "spklab.yaml")
+	if err := os.WriteFile(file, []byte("base: default\nrouter:\n  maximumPaths: 4\n"), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	maxPaths := func() string {
+		out, err := exec.CommandContext(ctx, "docker", "exec", "infra-frr-1", "vtysh", "-c", "show running-config").CombinedOutput()
+		if err != nil {
+			l.t.Errorf("router running-config: %v: %s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "maximum-paths") {
+				return strings.TrimSpace(line)
+			}
+		}
+		return ""
+	}
+	out, _ := l.run(ctx, "status", "-f", file)
+	if !strings.Contains(out, "runs an older FRR configuration") {
+		l.t.Errorf("status with a changed router config does not say the router runs an older one:\n%s", out)
+	}
+	start := time.Now()
+	if _, err := l.run(ctx, "infra", "up", "-f", file); err != nil {
+		l.t.Fatalf("spklab infra up with a changed router config: %v", err)
+	}
+	if got := maxPaths(); got != "maximum-paths 4" {
+		l.t.Errorf("router after infra up with maximumPaths 4 says %q", got)
+	}
+	out, err := l.run(ctx, "up")
+	if err != nil {
+		l.t.Fatalf("spklab up back to the default router config: %v", err)
+	}
+	if !strings.Contains(out, "runs an older FRR configuration") {
+		l.t.Errorf("up back to the default did not find the router's config stale:\n%s", out)
+	}
+	if got := maxPaths(); got != "maximum-paths 8" {
+		l.t.Errorf("router after up with the default topology says %q, want maximum-paths 8", got)
+	}
+	l.t.Logf("timing: router config change seen and undone in %s", time.Since(start).Round(100*time.Millisecond))
+}
+
 // logsOfAPartLab checks spklab logs on a lab stopped before the spk step:
 // what is there is collected, what is not yet is listed as skipped with
 // its reason, and that is not a failure.
@@ -232,6 +267,9 @@ func TestKindLab(t *testing.T) {
 		t.Fatalf("spklab up: %v", err)
 	}
 	t.Logf("timing: clean spklab up %s, steps %v", time.Since(start).Round(time.Second), stepTimes(out))
+	if strings.Contains(out, " Container infra") {
+		t.Errorf("spklab up printed docker compose's progress lines")
+	}
 	l.status(ctx)
 	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind.xml"), "--artifacts", filepath.Join(art, "evidence")); err != nil {
 		t.Fatalf("spklab test on the fresh lab: %v", err)
@@ -278,6 +316,8 @@ func TestKindLab(t *testing.T) {
 			t.Errorf("second up: step %s was not reported \"already done:\"", s)
 		}
 	}
+
+	l.routerConfigChangeIsSeen(ctx)
 
 	// 2. down leaves nothing (down itself lists leftovers and fails on any).
 	if _, err := l.run(ctx, "down"); err != nil {
