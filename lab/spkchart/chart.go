@@ -7,6 +7,7 @@ package spkchart
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,9 +47,10 @@ const (
 	TMMStatefulSet       = "f5-tmm"
 	ControllerDeployment = "spk-controller"
 	NodeAgentDaemonSet   = "spk-node"
-	// ValuesConfigMap holds the controller's values file under ValuesKey.
-	ValuesConfigMap = "spk-tmm-values"
-	ValuesKey       = "values.yaml"
+	// ValuesSecret holds the controller's values file under ValuesKey (a
+	// Secret: F5's block may carry BGP passwords).
+	ValuesSecret = "spk-tmm-values"
+	ValuesKey    = "values.yaml"
 )
 
 // Load is the embedded chart, as Helm loads a chart directory.
@@ -152,12 +154,16 @@ func renderChart(ch *chart.Chart, releaseName, ns string, values map[string]any)
 // checkTMMValues reads the controller's values file as the controller does,
 // so a block it would refuse fails the render instead of the controller.
 func checkTMMValues(m *Manifest) error {
-	cm := m.Find("ConfigMap", ValuesConfigMap)
-	if cm == nil {
-		return fmt.Errorf("rendered SPK chart has no ConfigMap %s", ValuesConfigMap)
+	sec := m.Find("Secret", ValuesSecret)
+	if sec == nil {
+		return fmt.Errorf("rendered SPK chart has no Secret %s", ValuesSecret)
 	}
-	data, _, _ := unstructured.NestedString(cm.Object, "data", ValuesKey)
-	if _, err := spk.ParseValues("tmm.dynamicRouting (ConfigMap "+ValuesConfigMap+")", []byte(data)); err != nil {
+	encoded, _, _ := unstructured.NestedString(sec.Object, "data", ValuesKey)
+	data, err := base64.StdEncoding.DecodeString(encoded)
+	if err != nil {
+		return fmt.Errorf("rendered Secret %s: data.%s: %w", ValuesSecret, ValuesKey, err)
+	}
+	if _, err := spk.ParseValues("tmm.dynamicRouting (Secret "+ValuesSecret+")", data); err != nil {
 		return fmt.Errorf("values: %w", err)
 	}
 	return nil

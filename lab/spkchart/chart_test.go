@@ -56,17 +56,17 @@ func valuesFile(t *testing.T, path string) map[string]any {
 }
 
 // tmmValues parses the controller's values file out of the rendered
-// ConfigMap, as the controller does.
+// Secret, as the controller does.
 func tmmValues(t *testing.T, m *Manifest) *spk.DynamicRouting {
 	t.Helper()
-	cm := object[corev1.ConfigMap](t, m, "ConfigMap", ValuesConfigMap)
-	data, ok := cm.Data[ValuesKey]
-	if !ok || len(cm.Data) != 1 {
-		t.Fatalf("ConfigMap %s data keys %v, want only %s", ValuesConfigMap, slices.Collect(mapKeys(cm.Data)), ValuesKey)
+	sec := object[corev1.Secret](t, m, "Secret", ValuesSecret)
+	data, ok := sec.Data[ValuesKey]
+	if !ok || len(sec.Data) != 1 || sec.Type != corev1.SecretTypeOpaque {
+		t.Fatalf("Secret %s (type %q) data keys %v, want only %s", ValuesSecret, sec.Type, slices.Collect(mapKeys(sec.Data)), ValuesKey)
 	}
-	dr, err := spk.ParseValues("configmap", []byte(data))
+	dr, err := spk.ParseValues("secret", data)
 	if err != nil {
-		t.Fatalf("spk.ParseValues(ConfigMap %s): %v\n%s", ValuesConfigMap, err, data)
+		t.Fatalf("spk.ParseValues(Secret %s): %v\n%s", ValuesSecret, err, data)
 	}
 	if dr != nil {
 		dr.Source = ""
@@ -333,8 +333,8 @@ func TestRenderController(t *testing.T) {
 	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/spk" {
 		t.Fatalf("mounts %+v", c.VolumeMounts)
 	}
-	if v := volume(t, pod, c.VolumeMounts[0].Name); v.ConfigMap == nil || v.ConfigMap.Name != ValuesConfigMap {
-		t.Errorf("volume %+v, want ConfigMap %s", v, ValuesConfigMap)
+	if v := volume(t, pod, c.VolumeMounts[0].Name); v.Secret == nil || v.Secret.SecretName != ValuesSecret {
+		t.Errorf("volume %+v, want Secret %s", v, ValuesSecret)
 	}
 	if got := tmmValues(t, m); got == nil || got.Enabled {
 		t.Errorf("controller values %+v, want the chart's block (off)", got)
@@ -526,7 +526,7 @@ func TestRenderNamespace(t *testing.T) {
 			t.Errorf("%s %s: namespace %q", o.GetKind(), o.GetName(), ns)
 		}
 	}
-	// 3 ServiceAccounts, the values ConfigMap, 6 RBAC objects, the TMM
+	// 3 ServiceAccounts, the values Secret, 6 RBAC objects, the TMM
 	// Service and the three workloads.
 	if len(m.Objects) != 14 {
 		t.Errorf("%d objects, want 14", len(m.Objects))
@@ -593,7 +593,7 @@ func TestRenderValuesChangeShows(t *testing.T) {
 		t.Errorf("NOTES do not show the attachments:\n%s", m.Notes)
 	}
 
-	// A changed BGP block changes the ConfigMap and so the controller's pod
+	// A changed BGP block changes the Secret and so the controller's pod
 	// template (it restarts and reads the new file).
 	seeded := mustRender(t, testNS, valuesFile(t, "testdata/seed-values.yaml"))
 	checksum := func(m *Manifest) string {

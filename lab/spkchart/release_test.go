@@ -36,7 +36,7 @@ func releaseObjects(ns string) []client.Object {
 		meta(&corev1.ServiceAccount{}, true, "f5-tmm"),
 		meta(&appsv1.Deployment{}, true, ControllerDeployment),
 		meta(&corev1.ServiceAccount{}, true, "spk-controller"),
-		meta(&corev1.ConfigMap{}, true, ValuesConfigMap),
+		meta(&corev1.Secret{}, true, ValuesSecret),
 		meta(&rbacv1.ClusterRole{}, false, "spk-controller"),
 		meta(&rbacv1.ClusterRoleBinding{}, false, "spk-controller"),
 		meta(&rbacv1.Role{}, true, "spk-controller"),
@@ -55,13 +55,13 @@ func testLogger(t *testing.T) *slog.Logger {
 // clusterTMMValues reads the controller's values file from the cluster.
 func clusterTMMValues(t *testing.T, ctx context.Context, c client.Client, ns string) *spk.DynamicRouting {
 	t.Helper()
-	var cm corev1.ConfigMap
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ValuesConfigMap}, &cm); err != nil {
+	var sec corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ValuesSecret}, &sec); err != nil {
 		t.Fatal(err)
 	}
-	dr, err := spk.ParseValues("configmap", []byte(cm.Data[ValuesKey]))
+	dr, err := spk.ParseValues("secret", sec.Data[ValuesKey])
 	if err != nil {
-		t.Fatalf("ConfigMap in the cluster: %v", err)
+		t.Fatalf("Secret in the cluster: %v", err)
 	}
 	if dr != nil {
 		dr.Source = ""
