@@ -87,7 +87,7 @@ func (s ClusterStep) Check(ctx context.Context) steps.Status {
 	}
 	names, err := l.registeredNodes(ctx)
 	if err != nil {
-		return steps.Status{State: steps.NotDone, Reason: "API server does not answer: " + err.Error()}
+		return steps.Status{State: steps.NotDone, Reason: "API server does not answer: " + lastLine(err.Error())}
 	}
 	if len(names) != want {
 		return steps.Status{State: steps.NotDone, Reason: fmt.Sprintf("%d of %d nodes registered", len(names), want)}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker/compose/v2/pkg/progress"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -195,6 +196,11 @@ func (l *Lab) compose() (*tccompose.DockerCompose, error) {
 	// Ryuk, testcontainers' reaper, would remove the stack when spklab
 	// exits, and its image cannot be pulled offline; the lab outlives us.
 	os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	// Compose's per-container progress lines would interleave with the
+	// steps' own report (which says what was applied); its errors still
+	// come back from Up and Down. Process-wide, like the variable above:
+	// compose reads both from package state only.
+	progress.Mode = progress.ModeQuiet
 	c, err := tccompose.NewDockerComposeWith(
 		tccompose.WithStackFiles(filepath.Join(dir, "docker-compose.yaml")),
 		tccompose.StackIdentifier(l.Topo.Infra.Project),

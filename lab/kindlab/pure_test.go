@@ -163,3 +163,13 @@ func TestStaleLabels(t *testing.T) {
 		t.Errorf("missing lab label: %q", why)
 	}
 }
+
+func TestLastLine(t *testing.T) {
+	in := "node: kubectl get nodes: exit status 1: E1122 memcache.go:265 couldn't get\nE1122 again\nError from server (Forbidden): unknown\n"
+	if got := lastLine(in); got != "Error from server (Forbidden): unknown" {
+		t.Errorf("lastLine = %q", got)
+	}
+	if got := lastLine("one line"); got != "one line" {
+		t.Errorf("lastLine of one line = %q", got)
+	}
+}

@@ -337,6 +337,8 @@ func (l *Lab) loadStale(ctx context.Context, ns []nodes.Node, stale []staleImage
 	return l.saveAndLoad(ctx, targets, refs)
 }
 
+// lastLine is the last line of a command's error: kubectl's verdict, after
+// its command line and retries (a status reason is one line).
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndex(s, "\n"); i >= 0 {
