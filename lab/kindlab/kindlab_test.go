@@ -113,6 +113,24 @@ func takeSnapshot(ctx context.Context, t *testing.T, l *Lab) snapshot {
 	return s
 }
 
+// testLab opens the test topology's lab, closed when the test ends; it
+// skips without a docker daemon (fails in CI).
+func testLab(ctx context.Context, t *testing.T, topo *topology.Topology) *Lab {
+	t.Helper()
+	l, err := New(topo, filepath.Join(t.TempDir(), "kubeconfig"), slog.New(slog.NewTextHandler(testWriter{t}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if _, err := l.docker.Ping(ctx); err != nil {
+		if testenv.InCI() {
+			t.Fatalf("docker: %v", err)
+		}
+		t.Skipf("no docker daemon: %v", err)
+	}
+	return l
+}
+
 // TestKindLabSteps runs cluster → cni → networks → attachments on its own
 // lab, checks the result, re-runs every step (all already done, nothing
 // changed) and destroys in reverse, checking that nothing is left.
@@ -122,17 +140,7 @@ func TestKindLabSteps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 25*time.Minute)
 	defer cancel()
 	topo := testTopology(t)
-	l, err := New(topo, filepath.Join(t.TempDir(), "kubeconfig"), slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if _, err := l.docker.Ping(ctx); err != nil {
-		if testenv.InCI() {
-			t.Fatalf("docker: %v", err)
-		}
-		t.Skipf("no docker daemon: %v", err)
-	}
+	l := testLab(ctx, t, topo)
 	for _, ref := range append([]string{topo.Images.Node}, CNIImages()...) {
 		if _, err := l.docker.ImageInspect(ctx, ref); err != nil {
 			t.Fatalf("image %s missing (spklab images build): %v", ref, err)
@@ -435,25 +443,19 @@ func breakAndRepair(ctx context.Context, t *testing.T, l *Lab) {
 // project's network while another lab's container is in the project.
 func TestAnotherLabsInfraIsLeftAlone(t *testing.T) {
 	testenv.RequireRoot(t)
+	testenv.LockKindClusters(t) // other tests' labs use the same project
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	topo := testTopology(t)
-	l, err := New(topo, filepath.Join(t.TempDir(), "kubeconfig"), slog.New(slog.NewTextHandler(testWriter{t}, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if _, err := l.docker.Ping(ctx); err != nil {
-		if testenv.InCI() {
-			t.Fatalf("docker: %v", err)
-		}
-		t.Skipf("no docker daemon: %v", err)
-	}
+	l := testLab(ctx, t, topo)
 	if _, err := l.docker.ImageInspect(ctx, topo.Images.Client); err != nil {
 		t.Fatalf("image %s missing (spklab images build): %v", topo.Images.Client, err)
 	}
 	netName := topo.Infra.Project + "_client-net"
 	if _, err := l.docker.NetworkInspect(ctx, netName, network.InspectOptions{}); err == nil {
+		if testenv.InCI() {
+			t.Fatalf("network %s exists before the test (a lab left over?): the test makes its own", netName)
+		}
 		t.Skipf("network %s exists already (a lab is up): this test makes its own", netName)
 	}
 	otherLab := map[string]string{composeProjectLabel: topo.Infra.Project, render.LabelLab: "spkother"}
