@@ -200,6 +200,30 @@ func (l *lab) routerConfigChangeIsSeen(ctx context.Context) {
 	l.t.Logf("timing: router config change seen and undone in %s", time.Since(start).Round(100*time.Millisecond))
 }
 
+// infraUpFromAnotherShell stops the client and runs spklab up from a
+// shell, so that testcontainers' session (derived from the parent process)
+// differs from the one that made the infra: compose must not remake the
+// client network, and the containers keep their pinned addresses.
+func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
+	l.t.Helper()
+	if out, err := exec.CommandContext(ctx, "docker", "stop", "infra-client-1").CombinedOutput(); err != nil {
+		l.t.Fatalf("docker stop infra-client-1: %v: %s", err, out)
+	}
+	// Not the shell's last command, so the shell forks instead of exec'ing.
+	cmd := exec.CommandContext(ctx, "sh", "-c", `"$0" up --kubeconfig "$1"; exit $?`, l.bin, l.kubeconfig)
+	out, err := cmd.CombinedOutput()
+	l.t.Logf("sh -c 'spklab up' after stopping the client (%v):\n%s", err, out)
+	if err != nil {
+		l.t.Fatalf("spklab up from another shell: %v", err)
+	}
+	for name, want := range map[string]string{"infra-client-1": "198.51.100.100", "infra-frr-1": "198.51.100.250"} {
+		got, err := exec.CommandContext(ctx, "docker", "inspect", "-f", `{{(index .NetworkSettings.Networks "infra_client-net").IPAddress}}`, name).Output()
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			l.t.Errorf("%s on infra_client-net after up from another shell: %q (%v), want %s", name, strings.TrimSpace(string(got)), err, want)
+		}
+	}
+}
+
 // logsOfAPartLab checks spklab logs on a lab stopped before the spk step:
 // what is there is collected, what is not yet is listed as skipped with
 // its reason, and that is not a failure.
@@ -318,6 +342,7 @@ func TestKindLab(t *testing.T) {
 	}
 
 	l.routerConfigChangeIsSeen(ctx)
+	l.infraUpFromAnotherShell(ctx)
 
 	// 2. down leaves nothing (down itself lists leftovers and fails on any).
 	if _, err := l.run(ctx, "down"); err != nil {

@@ -107,6 +107,14 @@ func (s InfraStep) Check(ctx context.Context) steps.Status {
 	} else if len(wrong) > 0 {
 		return steps.Status{State: steps.Broken, Reason: strings.Join(wrong, "; ")}
 	}
+	if nets, err := l.infraNetworkProblems(ctx); err != nil {
+		return steps.Status{State: steps.Broken, Reason: err.Error()}
+	} else if len(nets) > 0 {
+		if nets[0].foreign {
+			return steps.Status{State: steps.Broken, Reason: nets[0].why}
+		}
+		return steps.Status{State: steps.NotDone, Reason: nets[0].why}
+	}
 	return steps.Status{State: steps.Done, Reason: "running: " + strings.Join(running, ", ")}
 }
 
@@ -219,15 +227,34 @@ func (s InfraStep) Apply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Containers on other addresses than the pinned ones are made again:
-	// compose up keeps a container whose configuration did not change.
-	if wrong, err := s.l.infraAddressProblems(ctx); err != nil {
+	// Containers on other addresses than the pinned ones, and networks
+	// that are not as spklab makes them (infranet.go says why), are made
+	// again: compose up keeps a container whose configuration did not
+	// change, and a network without its config-hash label.
+	nets, err := s.l.infraNetworkProblems(ctx)
+	if err != nil {
 		return err
-	} else if len(wrong) > 0 {
+	}
+	for _, pr := range nets {
+		if pr.foreign {
+			return fmt.Errorf("%s: take that lab down first", pr.why)
+		}
+	}
+	wrong, err := s.l.infraAddressProblems(ctx)
+	if err != nil {
+		return err
+	}
+	for _, pr := range nets {
+		wrong = append(wrong, pr.why)
+	}
+	if len(wrong) > 0 {
 		s.l.Log.Warn("recreating the infra containers", "why", strings.Join(wrong, "; "))
 		if err := c.Down(ctx, tccompose.RemoveOrphans(true)); err != nil {
 			return fmt.Errorf("compose down of project %s: %w", s.l.Topo.Infra.Project, err)
 		}
+	}
+	if err := s.l.ensureInfraNetworks(ctx, nets); err != nil {
+		return err
 	}
 	if err := c.Up(ctx, tccompose.Wait(true), tccompose.RemoveOrphans(true)); err != nil {
 		return fmt.Errorf("compose up of project %s: %w", s.l.Topo.Infra.Project, err)

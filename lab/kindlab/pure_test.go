@@ -3,6 +3,7 @@ package kindlab
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -171,5 +172,48 @@ func TestLastLine(t *testing.T) {
 	}
 	if got := lastLine("one line"); got != "one line" {
 		t.Errorf("lastLine of one line = %q", got)
+	}
+}
+
+func TestInfraNetworks(t *testing.T) {
+	p, err := render.ComposeProject(topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets := wantedInfraNetworks(p)
+	if len(nets) != 1 || nets[0].name != "infra_client-net" || nets[0].key != "client-net" {
+		t.Fatalf("project networks %+v, want only infra_client-net", nets)
+	}
+	want := nets[0]
+	if want.opts.Labels[render.LabelLab] != "bnk" || want.opts.Labels["com.docker.compose.project"] != "infra" ||
+		want.opts.Labels["com.docker.compose.network"] != "client-net" || want.opts.Labels["com.docker.compose.config-hash"] != "" {
+		t.Errorf("labels %v: want the lab's and compose's project and network labels, no config hash", want.opts.Labels)
+	}
+	if want.opts.IPAM == nil || len(want.opts.IPAM.Config) != 2 || want.opts.IPAM.Config[0].Subnet != "198.51.100.0/24" {
+		t.Errorf("IPAM %+v", want.opts.IPAM)
+	}
+	made := network.Inspect{Name: want.name, Labels: maps.Clone(want.opts.Labels)}
+	for _, c := range want.opts.IPAM.Config {
+		made.IPAM.Config = append(made.IPAM.Config, c)
+	}
+	if pr := infraNetworkProblem("bnk", want, made); pr != nil {
+		t.Errorf("the network as spklab makes it: %+v", pr)
+	}
+	byCompose := made
+	byCompose.Labels = maps.Clone(made.Labels)
+	byCompose.Labels["com.docker.compose.config-hash"] = "abc"
+	if pr := infraNetworkProblem("bnk", want, byCompose); pr == nil || pr.foreign || !strings.Contains(pr.why, "made by compose") {
+		t.Errorf("compose-made network: %+v", pr)
+	}
+	other := made
+	other.Labels = maps.Clone(made.Labels)
+	other.Labels[render.LabelLab] = "other"
+	if pr := infraNetworkProblem("bnk", want, other); pr == nil || !pr.foreign || !strings.Contains(pr.why, "belongs to lab other") {
+		t.Errorf("another lab's network: %+v", pr)
+	}
+	moved := made
+	moved.IPAM.Config = []network.IPAMConfig{{Subnet: "198.51.101.0/24"}}
+	if pr := infraNetworkProblem("bnk", want, moved); pr == nil || !strings.Contains(pr.why, "subnets") {
+		t.Errorf("network on other subnets: %+v", pr)
 	}
 }
