@@ -303,11 +303,13 @@ type composeLogger struct{ l *Lab }
 
 func (c composeLogger) Printf(format string, v ...any) { c.l.Log.Debug(fmt.Sprintf(format, v...)) }
 
-// infraNetworks lists the docker networks compose made for the project
-// (not the external ones). testcontainers replaces the networks' labels
-// with its own, so they are found by the compose project label and name.
-// The project name is the guide's ("infra") for every lab: while another
-// lab's containers are in the project, its networks are that lab's.
+// infraNetworks lists the project's own docker networks (not the external
+// ones), found by the compose project label and name: spklab makes them
+// with the lab label (infranet.go), but one made by compose itself (an
+// older spklab, or `docker compose up` by hand) carries testcontainers'
+// labels instead. The project name is the guide's ("infra") for every
+// lab: while another lab's containers are in the project, its networks
+// are that lab's.
 func (l *Lab) infraNetworks(ctx context.Context) ([]network.Summary, error) {
 	p, err := render.ComposeProject(l.Topo)
 	if err != nil {
