@@ -206,6 +206,17 @@ func (l *lab) routerConfigChangeIsSeen(ctx context.Context) {
 // client network, and the containers keep their pinned addresses.
 func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
 	l.t.Helper()
+	inspect := func(format string, args ...string) string {
+		out, err := exec.CommandContext(ctx, "docker", append([]string{"inspect", "-f", format}, args...)...).Output()
+		if err != nil {
+			l.t.Errorf("docker inspect %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	// The router and the network must stay as they are: a remade network
+	// recreates every container on it, and the router's BGP sessions drop.
+	const kept = "{{.Created}} {{.Id}}"
+	routerBefore, netBefore := inspect(kept, "infra-frr-1"), inspect(kept, "--type", "network", "infra_client-net")
 	if out, err := exec.CommandContext(ctx, "docker", "stop", "infra-client-1").CombinedOutput(); err != nil {
 		l.t.Fatalf("docker stop infra-client-1: %v: %s", err, out)
 	}
@@ -217,10 +228,15 @@ func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
 		l.t.Fatalf("spklab up from another shell: %v", err)
 	}
 	for name, want := range map[string]string{"infra-client-1": "198.51.100.100", "infra-frr-1": "198.51.100.250"} {
-		got, err := exec.CommandContext(ctx, "docker", "inspect", "-f", `{{(index .NetworkSettings.Networks "infra_client-net").IPAddress}}`, name).Output()
-		if err != nil || strings.TrimSpace(string(got)) != want {
-			l.t.Errorf("%s on infra_client-net after up from another shell: %q (%v), want %s", name, strings.TrimSpace(string(got)), err, want)
+		if got := inspect(`{{(index .NetworkSettings.Networks "infra_client-net").IPAddress}}`, name); got != want {
+			l.t.Errorf("%s on infra_client-net after up from another shell: %q, want %s", name, got, want)
 		}
+	}
+	if after := inspect(kept, "infra-frr-1"); after != routerBefore {
+		l.t.Errorf("up from another shell recreated the router: %s → %s", routerBefore, after)
+	}
+	if after := inspect(kept, "--type", "network", "infra_client-net"); after != netBefore {
+		l.t.Errorf("up from another shell remade network infra_client-net: %s → %s", netBefore, after)
 	}
 }
 

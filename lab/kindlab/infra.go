@@ -144,11 +144,21 @@ func (l *Lab) infraAddressProblems(ctx context.Context) ([]string, error) {
 				name = p.Name + "_" + key
 			}
 			ep := info.NetworkSettings.Networks[name]
-			switch {
-			case ep == nil:
+			if ep == nil {
 				wrong = append(wrong, fmt.Sprintf("%s is not on %s", c.Name, name))
-			case ep.IPAddress != sn.Ipv4Address:
-				wrong = append(wrong, fmt.Sprintf("%s has %s on %s, the topology pins %s", c.Name, ep.IPAddress, name, sn.Ipv4Address))
+				continue
+			}
+			// A stopped container has no address, only the one it asks
+			// for when it starts.
+			got := ep.IPAddress
+			if info.State == nil || !info.State.Running {
+				got = ""
+				if ep.IPAMConfig != nil {
+					got = ep.IPAMConfig.IPv4Address
+				}
+			}
+			if got != sn.Ipv4Address {
+				wrong = append(wrong, fmt.Sprintf("%s has %q on %s, the topology pins %s", c.Name, got, name, sn.Ipv4Address))
 			}
 		}
 	}

@@ -50,7 +50,6 @@ func wantedInfraNetworks(p *types.Project) []infraNetwork {
 		labels := map[string]string{
 			composeapi.ProjectLabel: p.Name,
 			composeapi.NetworkLabel: key,
-			composeapi.VersionLabel: composeapi.ComposeVersion,
 		}
 		maps.Copy(labels, n.Labels)
 		opts := network.CreateOptions{
@@ -96,7 +95,7 @@ func infraNetworkProblem(lab string, want infraNetwork, got network.Inspect) *ne
 		return bad("network %s was made by compose (label %s): a compose up from another shell would remake it and drop the pinned addresses", want.name, composeapi.ConfigHashLabel)
 	}
 	for _, k := range slices.Sorted(maps.Keys(want.opts.Labels)) {
-		if v := want.opts.Labels[k]; k != composeapi.VersionLabel && got.Labels[k] != v {
+		if v := want.opts.Labels[k]; got.Labels[k] != v {
 			return bad("network %s has label %s=%q, the lab makes it with %q", want.name, k, got.Labels[k], v)
 		}
 	}
