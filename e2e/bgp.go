@@ -201,18 +201,33 @@ func registerRestart(e *suiteEnv) {
 			started, err := e.target.RestartTMM(ctx, replica)
 			gomega.Expect(err).NotTo(gomega.HaveOccurred())
 			apiUp := time.Since(started)
+			var all []frr.Family
+			for _, fam := range families() {
+				all = append(all, fam.family)
+			}
 			took, left := converge(ctx, started, 4*RestartBound, func() []string {
-				var problems []string
+				// One read of the sessions and one of the RIB, at once:
+				// the time measured includes the sample that saw it.
+				var ns []frr.Neighbor
+				var nerr error
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					ns, nerr = e.target.RouterVTY().Neighbors(ctx)
+				}()
+				problems := routeProblems(ctx, e, topo.ExpectedRouterRoutes(), all...)
+				<-done
+				if nerr != nil {
+					return append(problems, nerr.Error())
+				}
 				for _, fam := range families() {
-					peers := framework.ExpectedNeighbors(topo, fam.family)
-					for i, p := range peers {
+					for i, p := range framework.ExpectedNeighbors(topo, fam.family) {
 						since := time.Time{}
 						if i == replica {
 							since = started
 						}
-						problems = append(problems, neighborProblems(ctx, e, []netip.Addr{p}, routerAS, tmmAS, since)...)
+						problems = append(problems, framework.NeighborProblems(ns, []netip.Addr{p}, tmmAS, routerAS, since)...)
 					}
-					problems = append(problems, routeProblems(ctx, e, topo.ExpectedRouterRoutes(), fam.family)...)
 				}
 				if len(problems) > 0 {
 					return problems

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Route is one entry of zebra's RIB: a prefix as one protocol offers it.
@@ -60,17 +62,24 @@ func (v *VTY) Routes(ctx context.Context, f Family) ([]Route, error) {
 	return rs, nil
 }
 
-// RIB is Routes of several families, one after the other.
+// RIB is Routes of several families, read at once (one vtysh each, in
+// parallel: through docker exec a read takes a good part of a second, and
+// convergence timings include the read that saw the routes), in the
+// families' order.
 func (v *VTY) RIB(ctx context.Context, fs ...Family) ([]Route, error) {
-	var out []Route
-	for _, f := range fs {
-		rs, err := v.Routes(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
+	per := make([][]Route, len(fs))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, f := range fs {
+		g.Go(func() error {
+			rs, err := v.Routes(ctx, f)
+			per[i] = rs
+			return err
+		})
 	}
-	return out, nil
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(per...), nil
 }
 
 // SelectedRoute returns the selected entry for exactly p, if any.
