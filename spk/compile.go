@@ -60,11 +60,29 @@ func Compile(o *Objects, replicas int) *Compiled {
 	for i := range o.Routes {
 		c.route(&o.Routes[i])
 	}
+	for _, cfg := range c.out.Configs {
+		canonicalOrder(cfg)
+	}
 	c.bgp()
 	for _, cfg := range c.out.Configs {
 		cfg.Seal()
 	}
 	return c.out
+}
+
+// canonicalOrder puts the config's lists in name order. Which object wins
+// a conflict follows creation time (sortByName), but the config itself,
+// and so its version, depends only on what the objects say: objects read
+// from files have no creation time, and two objects made within one second
+// of the API server's clock sort by name, others by age.
+func canonicalOrder(cfg *config.Config) {
+	slices.SortStableFunc(cfg.VLANs, func(a, b config.VLAN) int { return strings.Compare(a.Name, b.Name) })
+	// Stable: an ingress's IPv4 virtual server stays before its IPv6 one.
+	slices.SortStableFunc(cfg.VirtualServers, func(a, b config.VirtualServer) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(cfg.Tenants, func(a, b config.Tenant) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(cfg.Routes, func(a, b config.Route) int {
+		return cmp.Or(a.Prefix.Addr().Compare(b.Prefix.Addr()), cmp.Compare(a.Prefix.Bits(), b.Prefix.Bits()), a.Gateway.Compare(b.Gateway))
+	})
 }
 
 // withoutBad runs Check, records each object with a problem as rejected

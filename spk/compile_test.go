@@ -201,6 +201,45 @@ func TestCompileIgnoresInputOrder(t *testing.T) {
 	}
 }
 
+// Objects from the API server carry creation times, objects from files do
+// not; the config must not depend on them unless two objects conflict.
+func TestCompileIgnoresCreationTimes(t *testing.T) {
+	want := Compile(labObjects(t), 2)
+	o := labObjects(t)
+	// Ages against name order: the object whose namespace/name sorts last
+	// is the oldest, a second apart each, so creation order reverses name
+	// order in every kind.
+	stamp := func(ms []*metav1.ObjectMeta) {
+		slices.SortFunc(ms, func(a, b *metav1.ObjectMeta) int {
+			return strings.Compare(b.Namespace+"/"+b.Name, a.Namespace+"/"+a.Name)
+		})
+		for i, m := range ms {
+			m.CreationTimestamp = metav1.NewTime(time.Unix(int64(1000+i), 0))
+		}
+	}
+	metas := func(n int, at func(int) *metav1.ObjectMeta) []*metav1.ObjectMeta {
+		var out []*metav1.ObjectMeta
+		for i := range n {
+			out = append(out, at(i))
+		}
+		return out
+	}
+	stamp(metas(len(o.VLANs), func(i int) *metav1.ObjectMeta { return &o.VLANs[i].ObjectMeta }))
+	stamp(metas(len(o.Ingresses), func(i int) *metav1.ObjectMeta { return &o.Ingresses[i].ObjectMeta }))
+	stamp(metas(len(o.Snatpools), func(i int) *metav1.ObjectMeta { return &o.Snatpools[i].ObjectMeta }))
+	stamp(metas(len(o.Egresses), func(i int) *metav1.ObjectMeta { return &o.Egresses[i].ObjectMeta }))
+	stamp(metas(len(o.Routes), func(i int) *metav1.ObjectMeta { return &o.Routes[i].ObjectMeta }))
+	got := Compile(o, 2)
+	for i := range want.Configs {
+		if got.Configs[i].Version != want.Configs[i].Version {
+			t.Errorf("replica %d: version %s with creation times, %s without", i, got.Configs[i].Version, want.Configs[i].Version)
+		}
+	}
+	if len(got.Configs[0].VirtualServers) < 2 || got.Configs[0].VirtualServers[0].Name > got.Configs[0].VirtualServers[len(got.Configs[0].VirtualServers)-1].Name {
+		t.Errorf("virtual servers not in name order: %+v", got.Configs[0].VirtualServers)
+	}
+}
+
 func TestCompileOlderObjectKeepsAVXLANKey(t *testing.T) {
 	o := labObjects(t)
 	// red is older, so blue (which sorts first by name) loses the key.
