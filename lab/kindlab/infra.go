@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	composeapi "github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/compose/v2/pkg/progress"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -20,7 +21,7 @@ import (
 )
 
 // composeProjectLabel is the label docker compose puts on what it makes.
-const composeProjectLabel = "com.docker.compose.project"
+const composeProjectLabel = composeapi.ProjectLabel
 
 // InfraStep is the router, client and syslog containers from the rendered
 // compose project (testcontainers-go's compose module, which runs docker
@@ -139,10 +140,7 @@ func (l *Lab) infraAddressProblems(ctx context.Context) ([]string, error) {
 			if sn == nil || sn.Ipv4Address == "" {
 				continue
 			}
-			name := p.Networks[key].Name
-			if name == "" {
-				name = p.Name + "_" + key
-			}
+			name := composeNetworkName(p, key)
 			ep := info.NetworkSettings.Networks[name]
 			if ep == nil {
 				wrong = append(wrong, fmt.Sprintf("%s is not on %s", c.Name, name))
@@ -336,15 +334,8 @@ func (l *Lab) infraNetworks(ctx context.Context) ([]network.Summary, error) {
 		}
 	}
 	names := map[string]bool{}
-	for key, n := range p.Networks {
-		if bool(n.External) {
-			continue
-		}
-		name := n.Name
-		if name == "" {
-			name = p.Name + "_" + key
-		}
-		names[name] = true
+	for _, n := range wantedInfraNetworks(p) {
+		names[n.name] = true
 	}
 	list, err := l.docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(
 		filters.Arg("label", composeProjectLabel+"="+l.Topo.Infra.Project))})

@@ -27,6 +27,15 @@ import (
 // 198.51.100.3 instead of .100. A network without the hash label is taken
 // as it is; spklab checks it against the topology itself.
 
+// composeNetworkName is the docker network of the project's network key:
+// its name when the compose file sets one, else compose's <project>_<key>.
+func composeNetworkName(p *types.Project, key string) string {
+	if n := p.Networks[key].Name; n != "" {
+		return n
+	}
+	return p.Name + "_" + key
+}
+
 // infraNetwork is one network of the compose project as spklab makes it.
 type infraNetwork struct {
 	key  string // the compose file's key, e.g. "client-net"
@@ -43,12 +52,9 @@ func wantedInfraNetworks(p *types.Project) []infraNetwork {
 		if bool(n.External) {
 			continue
 		}
-		name := n.Name
-		if name == "" {
-			name = p.Name + "_" + key
-		}
+		name := composeNetworkName(p, key)
 		labels := map[string]string{
-			composeapi.ProjectLabel: p.Name,
+			composeProjectLabel:     p.Name,
 			composeapi.NetworkLabel: key,
 		}
 		maps.Copy(labels, n.Labels)

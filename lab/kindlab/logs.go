@@ -63,15 +63,18 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 		} else {
 			kubectl("spk-objects.yaml", "-n", l.Topo.SPK.Namespace, "get", "all,configmaps,network-attachment-definitions", "-o", "yaml")
 		}
+		port, portErr := 0, error(nil)
 		for _, t := range status.TMMs {
 			pod := t.Pod
 			if t.Phase != "Running" {
 				skip(pod+"-stats.json", "the pod is "+t.Phase)
 				continue
 			}
-			port, err := l.TMMAPIPort(ctx)
-			if err != nil {
-				note(pod+" stats", err)
+			if port == 0 && portErr == nil {
+				port, portErr = l.TMMAPIPort(ctx)
+			}
+			if portErr != nil {
+				note(pod+" stats", portErr)
 				continue
 			}
 			out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "exec", pod, "--", "spk-tmm", "stats",
