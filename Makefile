@@ -27,7 +27,7 @@ test: kube-bins ## run every test (unit, golden files, fuzz seed corpora, the co
 # kubectl); they are built from Go module sources once and cached under the
 # user cache dir (cold: several minutes; cached: under a second).
 kube-bins: ## build (once, cached) kube-apiserver, etcd and kubectl v1.32.0 from Go module sources
-	@$(GO) run ./lab/kubebin/cmd/kubebin kube-apiserver etcd kubectl >/dev/null
+	@$(GO) run ./images/kubebin/cmd/kubebin kube-apiserver etcd kubectl >/dev/null
 
 lint: ## gofmt check and go vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -40,9 +40,9 @@ fuzz: ## fuzz the topology loader, the renderers, the CR loader, the frame parse
 	$(GO) test ./spk -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./dataplane/packet -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./dataplane/engine -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
-	$(GO) test ./lab/frr -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./host/frr -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 	$(GO) test ./e2e/framework -run '^$$' -fuzz '^FuzzParseHTTP$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
-	$(GO) test ./lab/doctor/runcwrap -run '^$$' -fuzz '^FuzzFilterConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
+	$(GO) test ./host/doctor/runcwrap -run '^$$' -fuzz '^FuzzFilterConfig$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s
 
 generate: build proto ## rewrite docker-compose.yaml and frr/ from the default topology, the CRDs, deepcopy and gRPC code
 	$(SPKLAB) render compose --topology default > docker-compose.yaml

@@ -29,9 +29,8 @@ import (
 	"github.com/spklab/spklab/controller"
 	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/tmmapi/tmmapitest"
-	"github.com/spklab/spklab/dataplane/tmmd"
-	"github.com/spklab/spklab/internal/kubetest"
-	"github.com/spklab/spklab/lab/kubebin"
+	"github.com/spklab/spklab/images/kubebin"
+	"github.com/spklab/spklab/images/kubebin/kubetest"
 	"github.com/spklab/spklab/manifests"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
@@ -361,7 +360,7 @@ func (r *rig) allProgrammed() error {
 // compiler makes of the rig's files.
 func (r *rig) runsStandaloneConfig() error {
 	for i, tmm := range r.tmms {
-		want, err := tmmd.LoadConfig(r.crDir, r.values, i)
+		want, err := spk.LoadTMMConfig(r.crDir, r.values, i)
 		if err != nil {
 			return err
 		}

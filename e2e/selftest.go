@@ -7,7 +7,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/spklab/spklab/e2e/framework"
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 )
 
 // registerSelfTest adds a spec whose expectation is wrong on purpose: the

@@ -11,7 +11,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/spklab/spklab/e2e/framework"
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/topology"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/spklab/spklab/e2e/framework"
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 )
 
 // Labels: one per area, one per IP family.

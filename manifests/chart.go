@@ -13,7 +13,7 @@ var chartFiles embed.FS
 
 // ChartFS is the SPK Helm chart (Chart.yaml at its root, then values.yaml,
 // values.schema.json, templates/ and crds/). Loading it with Helm is
-// lab/spkchart's job, so this package does not link the Helm SDK into every
+// manifests/spkchart's job, so this package does not link the Helm SDK into every
 // program that only needs the CRDs.
 func ChartFS() fs.FS {
 	sub, err := fs.Sub(chartFiles, "charts/spk")

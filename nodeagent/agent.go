@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	"github.com/spklab/spklab/lab/tenantnet"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 	"github.com/spklab/spklab/spk"
 )
 

@@ -20,11 +20,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/spklab/spklab/internal/kubetest"
+	"github.com/spklab/spklab/images/kubebin/kubetest"
 	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
-	"github.com/spklab/spklab/lab/tenantnet"
 	"github.com/spklab/spklab/manifests"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 	"github.com/spklab/spklab/spk"
 )
 

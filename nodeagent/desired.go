@@ -13,7 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/spklab/spklab/lab/tenantnet"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 	"github.com/spklab/spklab/spk"
 )
 

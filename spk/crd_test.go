@@ -25,7 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/spklab/spklab/internal/kubetest"
+	"github.com/spklab/spklab/images/kubebin/kubetest"
 	"github.com/spklab/spklab/manifests"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"

@@ -16,8 +16,8 @@ import (
 
 	"github.com/spklab/spklab/internal/kubeclient"
 	"github.com/spklab/spklab/internal/version"
-	"github.com/spklab/spklab/lab/tenantnet"
 	"github.com/spklab/spklab/nodeagent"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
-	"github.com/spklab/spklab/lab/tenantnet"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 )
 
 func run(args ...string) error {

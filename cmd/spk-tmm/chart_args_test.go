@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/spklab/spklab/lab/spkchart"
+	"github.com/spklab/spklab/manifests/spkchart"
 )
 
 // The chart's StatefulSet starts this binary with these args: a flag renamed on

@@ -24,10 +24,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spklab/spklab/dataplane/bgp"
+	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/dataplane/tmmd"
 	"github.com/spklab/spklab/internal/version"
+	"github.com/spklab/spklab/spk"
 )
 
 func main() {
@@ -39,6 +41,7 @@ func main() {
 
 func newRoot() *cobra.Command {
 	var opts tmmd.Options
+	var valuesFile string
 	var logFile, logLevel, syslogAddr string
 	root := &cobra.Command{
 		Use:           "spk-tmm (--config DIR --replica N | --api ADDR) --interfaces DEV,DEV",
@@ -54,6 +57,12 @@ func newRoot() *cobra.Command {
 			}
 			defer closeLog()
 			opts.Logger = log
+			if opts.ConfigDir != "" {
+				dir, replica := opts.ConfigDir, opts.Replica
+				opts.LoadConfig = func() (*config.Config, error) { return spk.LoadTMMConfig(dir, valuesFile, replica) }
+			} else if valuesFile != "" {
+				return errors.New("--values without --config: with spk-controller, BGP comes from the controller's values")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := tmmd.Run(ctx, opts); err != nil {
@@ -65,7 +74,7 @@ func newRoot() *cobra.Command {
 	}
 	f := root.Flags()
 	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints); none = wait for spk-controller to push the config over --api")
-	f.StringVar(&opts.ValuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
+	f.StringVar(&valuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
 	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
 	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
 	f.StringVar(&opts.API, "api", "", `config/stats API address: "unix:/path" or "host:port"`)

@@ -1,6 +1,6 @@
 // Command spklab-runc is the runc wrapper `spklab doctor --fix` registers as
 // dockerd's default runtime on machines where privileged containers fail
-// for want of a capability (see lab/doctor/runcwrap). Run as spklab-probe it
+// for want of a capability (see host/doctor/runcwrap). Run as spklab-probe it
 // prints its capabilities instead: the doctor's throwaway test image.
 //
 // It is its own small program, not a spklab subcommand, because dockerd
@@ -12,7 +12,7 @@ package main
 import (
 	"os"
 
-	"github.com/spklab/spklab/lab/doctor/runcwrap"
+	"github.com/spklab/spklab/host/doctor/runcwrap"
 )
 
 func main() {

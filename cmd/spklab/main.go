@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"github.com/spklab/spklab/internal/cli"
+	"github.com/spklab/spklab/cmd/spklab/cli"
 )
 
 func main() {

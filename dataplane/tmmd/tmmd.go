@@ -31,19 +31,19 @@ import (
 	"github.com/spklab/spklab/dataplane/port/tap"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/internal/netconv"
-	"github.com/spklab/spklab/spk"
 )
 
 // Options configure a TMM replica.
 type Options struct {
-	// ConfigDir holds the SPK CR files (standalone mode). Empty: the
-	// replica starts with no config and waits for spk-controller to push
-	// one over the API (in a cluster).
+	// LoadConfig reads the replica's config from files (standalone mode:
+	// spk-tmm --config, where package spk compiles the CR directory); it
+	// runs at start and on SIGHUP. The loader is passed in so the data plane
+	// knows nothing of the CRs. Nil: the replica starts with no config and
+	// waits for spk-controller to push one over the API (in a cluster).
+	LoadConfig func() (*config.Config, error)
+	// ConfigDir names what LoadConfig reads, for messages.
 	ConfigDir string
-	// ValuesFile is a Helm values file whose tmm.dynamicRouting gives the
-	// BGP speaker; empty = no BGP.
-	ValuesFile string
-	Replica    int
+	Replica   int
 	// Interfaces are the kernel devices of TMM interfaces 1.1, 1.2, ….
 	Interfaces []string
 	// API is the config/stats API address ("unix:/path" or "host:port");
@@ -53,47 +53,14 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// LoadConfig reads and compiles the CR directory (and the values file, if
-// any) for one replica. Any problem in any file is an error listing every
-// problem as file:path: reason.
-func LoadConfig(dir, valuesFile string, replica int) (*config.Config, error) {
-	o, err := spk.LoadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s:\n%w", dir, err)
-	}
-	if valuesFile != "" {
-		if o.Routing, err = spk.LoadValues(valuesFile); err != nil {
-			return nil, fmt.Errorf("%s has problems:\n%w", valuesFile, err)
-		}
-	}
-	if ps := o.Check(); ps != nil {
-		return nil, fmt.Errorf("%s has problems:\n%w", dir, ps)
-	}
-	replicas := o.Replicas()
-	if replicas == 0 {
-		return nil, fmt.Errorf("%s: no F5SPKVlan lists self IPs (selfip_v4s/selfip_v6s), so there is no TMM replica to run", dir)
-	}
-	if replica < 0 || replica >= replicas {
-		return nil, fmt.Errorf("replica %d: the VLANs in %s have self IPs for replicas 0–%d", replica, dir, replicas-1)
-	}
-	out := spk.Compile(o, replicas)
-	if len(out.Problems) > 0 {
-		return nil, fmt.Errorf("%s has problems:\n%w", dir, out.Problems)
-	}
-	return out.Configs[replica], nil
-}
-
 // initialConfig is the config a replica starts with: the compiled CR
 // directory, or (no directory) an empty one the controller replaces.
 func initialConfig(opts Options) (*config.Config, error) {
-	if opts.ConfigDir != "" {
-		return LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
+	if opts.LoadConfig != nil {
+		return opts.LoadConfig()
 	}
 	if opts.API == "" {
 		return nil, errors.New("no --config and no --api: give a CR directory (standalone) or an API address for spk-controller to push to")
-	}
-	if opts.ValuesFile != "" {
-		return nil, errors.New("--values without --config: with spk-controller, BGP comes from the controller's values")
 	}
 	cfg := &config.Config{Replica: opts.Replica}
 	cfg.Seal()
@@ -145,7 +112,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err := r.Apply(cfg); err != nil {
 		return fmt.Errorf("applying the config of %s: %w", opts.ConfigDir, err)
 	}
-	if opts.ConfigDir == "" {
+	if opts.LoadConfig == nil {
 		log.Info("no --config: waiting for spk-controller to push the config", "api", opts.API)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -167,11 +134,11 @@ func Run(ctx context.Context, opts Options) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if opts.ConfigDir == "" {
+				if opts.LoadConfig == nil {
 					log.Info("SIGHUP ignored: the config comes from spk-controller")
 					continue
 				}
-				cfg, err := LoadConfig(opts.ConfigDir, opts.ValuesFile, opts.Replica)
+				cfg, err := opts.LoadConfig()
 				if err == nil {
 					err = r.Apply(cfg)
 				}

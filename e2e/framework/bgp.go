@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/topology"
 )
 

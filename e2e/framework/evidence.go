@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/topology"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/lab/netns"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/spklab/spklab/lab/frr"
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/topology"
 )
 

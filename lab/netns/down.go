@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spklab/spklab/lab/proc"
+	"github.com/spklab/spklab/host/proc"
 )
 
 // Down removes the lab: the processes running in its namespaces, the

@@ -14,10 +14,10 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/spklab/spklab/host/frr"
+	"github.com/spklab/spklab/host/proc"
 	"github.com/spklab/spklab/internal/netconv"
 	"github.com/spklab/spklab/internal/testenv"
-	"github.com/spklab/spklab/lab/frr"
-	"github.com/spklab/spklab/lab/proc"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )

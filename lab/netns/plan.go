@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spklab/spklab/lab/tenantnet"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 	"github.com/spklab/spklab/topology"
 )
 

@@ -13,7 +13,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/spklab/spklab/lab/proc"
+	"github.com/spklab/spklab/host/proc"
 )
 
 // A lab process: what runs, in which namespace, and where its files are.

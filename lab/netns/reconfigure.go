@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/spklab/spklab/dataplane/tmmapi"
-	"github.com/spklab/spklab/dataplane/tmmd"
-	"github.com/spklab/spklab/lab/proc"
+	"github.com/spklab/spklab/host/proc"
 	"github.com/spklab/spklab/spk"
 )
 
@@ -65,7 +64,7 @@ func (l *Lab) PushConfig(ctx context.Context) error {
 		values = l.ValuesPath()
 	}
 	for i := range l.plan.tmms {
-		cfg, err := tmmd.LoadConfig(l.CRDir(), values, i)
+		cfg, err := spk.LoadTMMConfig(l.CRDir(), values, i)
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/internal/netconv"
-	"github.com/spklab/spklab/lab/frr"
 )
 
 // Status is what exists of a lab.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
-	"github.com/spklab/spklab/lab/tenantnet"
+	"github.com/spklab/spklab/nodeagent/tenantnet"
 )
 
 // Up builds the lab, or converges a partly built or changed one: it creates

@@ -1,7 +1,7 @@
 // Package cni embeds the pod networking manifests of the kind lab: Calico
 // (VXLAN across subnets, no BIRD, no outgoing NAT, no XDP), Multus thin and the CNI
 // reference plugins. Every image they name is built offline by
-// lab/images/cni (or lab/images/kindnode for pause).
+// images/cni (or images/kindnode for pause).
 package cni
 
 import (

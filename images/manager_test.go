@@ -1,0 +1,266 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spklab/spklab/host/docker"
+	"github.com/spklab/spklab/internal/testenv"
+)
+
+func testManager(t *testing.T) (*Manager, *bytes.Buffer) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	dc, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := dc.Ping(ctx); err != nil {
+		t.Fatalf("dockerd must be running (CI starts it): %v", err)
+	}
+	var log bytes.Buffer
+	return &Manager{Docker: dc, Log: slog.New(slog.NewTextHandler(&log, nil))}, &log
+}
+
+// scratchImage is a tiny image FROM scratch (or FROM a need) holding one
+// file whose content is its input.
+func scratchImage(prefix, name string, content *string, needs ...string) Image {
+	return Image{
+		Name: name, Ref: prefix + name + ":1", Purpose: "test", Needs: needs,
+		Inputs: func(context.Context) (string, error) { return NewHash("test/v1").String("content", *content).Sum() },
+		Build: func(ctx context.Context, b *Builder) error {
+			from := "scratch"
+			for _, n := range needs {
+				r, err := b.Ref(n)
+				if err != nil {
+					return err
+				}
+				from = r
+			}
+			return b.DockerBuild(ctx, "FROM "+from+"\nCOPY f /"+name+"\n", []docker.File{{Name: "f", Data: []byte(*content)}}, nil)
+		},
+	}
+}
+
+func built(res []Built) []string {
+	var out []string
+	for _, r := range res {
+		if r.Built {
+			out = append(out, r.Name+":"+r.Reason)
+		}
+	}
+	return out
+}
+
+func TestManagerBuildsWhatIsMissingOrStale(t *testing.T) {
+	m, log := testManager(t)
+	ctx := context.Background()
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := "spklab-test/mgr-" + hex.EncodeToString(b) + "-"
+	base, mid, other := "base v1", "mid v1", "other v1"
+	cat := []Image{
+		scratchImage(prefix, "mid", &mid, "base"),
+		scratchImage(prefix, "base", &base),
+		scratchImage(prefix, "other", &other),
+	}
+	t.Cleanup(func() {
+		for _, img := range cat {
+			m.Docker.ImageRemove(context.Background(), img.Ref)
+		}
+	})
+
+	states, err := m.Status(ctx, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range states {
+		if st.Present || st.Current || st.Inputs == "" {
+			t.Errorf("%s before any build: %+v", st.Image.Name, st)
+		}
+	}
+
+	// Asking for mid builds base first, and not other.
+	res, err := m.BuildMissing(ctx, cat, []string{"mid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(built(res), " "); got != "base:missing mid:missing" {
+		t.Errorf("built %q", got)
+	}
+	ids := map[string]string{}
+	for _, r := range res {
+		ids[r.Name] = r.ID
+	}
+	if !strings.Contains(log.String(), "image built") || !strings.Contains(log.String(), "took=") {
+		t.Errorf("no per-image timing in the log:\n%s", log.String())
+	}
+
+	// Nothing changed: nothing is built, for all of them but other.
+	res, err = m.BuildMissing(ctx, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(built(res), " "); got != "other:missing" {
+		t.Errorf("second build made %q", got)
+	}
+	for _, r := range res {
+		if id, ok := ids[r.Name]; ok && r.ID != id {
+			t.Errorf("%s: ID changed without a rebuild: %s → %s", r.Name, id, r.ID)
+		}
+	}
+
+	// A new base makes mid stale too (its hash folds base's in); other
+	// stays. The replaced images are removed.
+	base = "base v2"
+	states, _ = m.Status(ctx, cat)
+	for _, st := range states {
+		if want := st.Image.Name == "other"; st.Current != want || !st.Present {
+			t.Errorf("after changing base, %s: present %v current %v", st.Image.Name, st.Present, st.Current)
+		}
+	}
+	res, err = m.BuildMissing(ctx, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(built(res), " "); got != "mid:stale base:stale" && got != "base:stale mid:stale" {
+		t.Errorf("after changing base built %q", got)
+	}
+	if got := strings.Join(built(res), " "); !strings.HasPrefix(got, "base") {
+		t.Errorf("mid built before base: %q", got)
+	}
+	for _, n := range []string{"base", "mid"} {
+		if ok, _ := m.Docker.ImageExists(ctx, ids[n]); ok {
+			t.Errorf("the replaced %s image %s was left behind", n, ids[n])
+		}
+	}
+
+	// An image of ours whose build forgot the labels gets them added.
+	nolabel := "plain"
+	plain := Image{Name: "plain", Ref: prefix + "plain:1", Inputs: func(context.Context) (string, error) { return nolabel, nil },
+		Build: func(ctx context.Context, b *Builder) error {
+			_, err := b.Docker.Build(ctx, docker.BuildOptions{Dockerfile: "FROM scratch\nCOPY f /f\n", Files: []docker.File{{Name: "f", Data: []byte("x")}}, Tags: []string{b.Image.Ref}})
+			return err
+		}}
+	t.Cleanup(func() { m.Docker.ImageRemove(context.Background(), plain.Ref) })
+	if _, err := m.BuildMissing(ctx, []Image{plain}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := m.Status(ctx, []Image{plain}); !st[0].Current {
+		t.Errorf("unlabelled build not made current: %+v", st[0])
+	}
+
+	// A failing build names the image and the step.
+	broken := Image{Name: "broken", Ref: prefix + "broken:1", Inputs: func(context.Context) (string, error) { return "x", nil },
+		Build: func(ctx context.Context, b *Builder) error {
+			return b.DockerBuild(ctx, "FROM scratch\nCOPY nothing-here /x\n", nil, nil)
+		}}
+	_, err = m.BuildMissing(ctx, []Image{broken}, nil)
+	if err == nil || !strings.Contains(err.Error(), "building image broken") || !strings.Contains(err.Error(), "COPY nothing-here") {
+		t.Errorf("failing build error: %v", err)
+	}
+}
+
+func TestManagerSaveLoadPull(t *testing.T) {
+	m, _ := testManager(t)
+	ctx := context.Background()
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := "spklab-test/arc-" + hex.EncodeToString(b) + "-"
+	one, two := "one", "two"
+	cat := []Image{scratchImage(prefix, "one", &one), scratchImage(prefix, "two", &two)}
+	t.Cleanup(func() {
+		for _, img := range cat {
+			m.Docker.ImageRemove(context.Background(), img.Ref)
+		}
+	})
+	dir := t.TempDir()
+	if err := m.Save(ctx, filepath.Join(dir, "x.tar"), cat); err == nil || !strings.Contains(err.Error(), "not present: one, two") {
+		t.Errorf("saving missing images: %v", err)
+	}
+	if _, err := m.BuildMissing(ctx, cat, nil); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := m.Status(ctx, cat)
+	for _, name := range []string{"images.tar", "images.tar.gz"} {
+		file := filepath.Join(dir, name)
+		if err := m.Save(ctx, file, cat); err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 2)
+		f, _ := os.Open(file)
+		f.Read(head)
+		f.Close()
+		if gz := head[0] == 0x1f && head[1] == 0x8b; gz != strings.HasSuffix(name, ".gz") {
+			t.Errorf("%s: gzip %v", name, gz)
+		}
+		for _, img := range cat {
+			m.Docker.ImageRemove(ctx, img.Ref)
+		}
+		if st, _ := m.Status(ctx, cat); st[0].Present || st[1].Present {
+			t.Fatal("images still present after removal")
+		}
+		loaded, err := m.Load(ctx, file)
+		if err != nil || len(loaded) != 2 {
+			t.Fatalf("%s: loaded %v, %v", name, loaded, err)
+		}
+		after, _ := m.Status(ctx, cat)
+		for i := range after {
+			if !after[i].Current || after[i].ID != before[i].ID {
+				t.Errorf("%s: %s after load: current %v id %s (was %s)", name, cat[i].Name, after[i].Current, after[i].ID, before[i].ID)
+			}
+		}
+	}
+	if _, err := m.Load(ctx, filepath.Join(dir, "absent.tar")); err == nil {
+		t.Error("loading a missing file should fail")
+	}
+
+	// Pull: nothing to do for build-only images; an upstream reference
+	// that no registry serves gives up at once, in one line.
+	if pulled, err := m.Pull(ctx, cat); err != nil || len(pulled) != 0 {
+		t.Errorf("pull of build-only images: %v %v", pulled, err)
+	}
+	up := scratchImage(prefix, "upstream", &one)
+	up.Pull = "docker.io/library/busybox:1.36"
+	t.Cleanup(func() {
+		m.Docker.ImageRemove(context.Background(), up.Ref)
+		m.Docker.ImageRemove(context.Background(), up.Pull)
+	})
+	m.PullTimeout = 10 * time.Second
+	start := time.Now()
+	pulled, err := m.Pull(ctx, []Image{up})
+	took := time.Since(start)
+	switch {
+	case err == nil:
+		// A registry answered (not the offline CI machine).
+		if len(pulled) != 1 {
+			t.Errorf("pulled %v", pulled)
+		}
+		if st, _ := m.Status(ctx, []Image{up}); !st[0].Current || !st[0].Pulled {
+			t.Errorf("pulled image not current: %+v", st[0])
+		}
+	case errors.Is(err, ErrNoRegistry):
+		msg := err.Error()
+		if strings.Contains(msg, "\n") || !strings.Contains(msg, "spklab images build") || !strings.Contains(msg, up.Pull) {
+			t.Errorf("want one line naming the image and pointing at the build: %q", msg)
+		}
+		if took > m.PullTimeout+5*time.Second {
+			t.Errorf("giving up took %v", took)
+		}
+		t.Logf("no registry, after %v: %s", took.Round(time.Millisecond), msg)
+	default:
+		t.Errorf("pull: %v", err)
+	}
+}
