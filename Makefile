@@ -49,6 +49,11 @@ generate: build proto ## rewrite docker-compose.yaml and frr/ from the default t
 	$(SPKLAB) render frr --topology default -d frr
 	$(GO) generate ./spk ./manifests
 
+# CI runs this: regenerating from a clean tree must change nothing.
+check-generated: generate ## fail when a generated file differs from what make generate writes from its sources
+	@git diff --exit-code --stat -- docker-compose.yaml frr/ dataplane/tmmapi/tmmv1/ spk/zz_generated.deepcopy.go manifests/charts/spk/crds/ \
+		|| { echo "generated files differ from their sources: run make generate and commit the result"; exit 1; }
+
 # The TMM API's Go code, from tmm.proto with Debian's protoc and the plugin
 # versions go.mod pins (go tool).
 proto: ## regenerate the TMM gRPC API code (needs protoc: Debian protobuf-compiler)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/host/hosttools"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -128,6 +129,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Topology == nil {
 		return nil, errors.New("bench: no topology")
+	}
+	if err := hosttools.Require("spklab bench", hosttools.Bench()); err != nil {
+		return nil, err
 	}
 	ws, _ := Select(cfg.Workloads, cfg.Only)
 	if cfg.OutputDir != "" {

@@ -1,6 +1,7 @@
-// Package doctor checks that this host can run the kind lab — docker
-// answers, privileged containers start, inotify limits, lab subnets free,
-// kernel features, memory and disk — and explains each problem in plain
+// Package doctor checks that this host can run the lab — docker answers,
+// privileged containers start, inotify limits, lab subnets free, kernel
+// features, memory and disk for the kind lab; the host programs of the
+// netns lab and the benchmark — and explains each problem in plain
 // words with its fix. With Fix set it repairs what it can (start dockerd,
 // install the spklab-runc runtime wrapper, raise inotify limits, load
 // modules) and checks again.
@@ -37,6 +38,7 @@ const (
 	CheckLinks      = "links"
 	CheckMemory     = "memory"
 	CheckDisk       = "disk"
+	CheckTools      = "netns-tools"
 )
 
 // Result is what one check found.
@@ -139,6 +141,7 @@ func checks() []check {
 		{CheckLinks, "Network device types", checkLinks, nil},
 		{CheckMemory, "Free memory", checkMemory, nil},
 		{CheckDisk, "Free disk for images", checkDisk, nil},
+		{CheckTools, "Host programs of the netns lab and the benchmark", checkTools, nil},
 	}
 }
 

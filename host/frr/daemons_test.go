@@ -98,6 +98,18 @@ func TestNewChecks(t *testing.T) {
 	if !errors.Is(err, ErrNotInstalled) {
 		t.Errorf("no vtysh: err %v, want ErrNotInstalled", err)
 	}
+	// Daemons and vtysh but no frr-reload.py (Debian's frr without
+	// frr-pythontools): refused by name, not a silent restart on reload.
+	if err := os.WriteFile(filepath.Join(emptyBin, "vtysh"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(Options{Netns: "x", RunDir: t.TempDir(), Files: conf, BinDir: emptyBin, Vtysh: filepath.Join(emptyBin, "vtysh")})
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), filepath.Join(emptyBin, "frr-reload.py")) || !strings.Contains(err.Error(), "apt-get install frr-pythontools") {
+		t.Errorf("no frr-reload.py: err %v, want ErrNotInstalled naming it and apt-get install frr-pythontools", err)
+	}
+	if err := os.WriteFile(filepath.Join(emptyBin, "frr-reload.py"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		opts Options
 		want string

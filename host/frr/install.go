@@ -3,27 +3,33 @@ package frr
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/spklab/spklab/host/hosttools"
 )
 
 // DefaultBinDir is where Debian's frr package puts the daemons.
-const DefaultBinDir = "/usr/lib/frr"
+const DefaultBinDir = hosttools.FRRBinDir
 
-// ErrNotInstalled is returned (wrapped) when FRR's daemons or vtysh are
-// missing.
-var ErrNotInstalled = errors.New("FRR is not installed (apt-get install frr)")
+// ErrNotInstalled is returned (wrapped) when FRR's daemons, its reload
+// script or vtysh are missing.
+var ErrNotInstalled = errors.New("FRR is not installed")
 
-// checkInstalled finds the daemons in binDir and vtysh on $PATH (or at
-// vtysh, when it is a path).
+// checkInstalled finds the daemons and frr-reload.py in binDir and vtysh on
+// $PATH (or at vtysh, when it is a path). The reload script is required,
+// not optional: without it a changed frr.conf could only be applied by a
+// restart, which resets every BGP session.
 func checkInstalled(binDir, vtysh string, daemons []string) (string, error) {
+	var tools []hosttools.Tool
 	for _, d := range daemons {
-		p := filepath.Join(binDir, d)
-		st, err := os.Stat(p)
-		if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return "", fmt.Errorf("%w: no %s", ErrNotInstalled, p)
-		}
+		tools = append(tools, hosttools.Tool{Program: filepath.Join(binDir, d), Package: "frr", Why: "the FRR daemons"})
+	}
+	tools = append(tools,
+		hosttools.Tool{Program: filepath.Join(binDir, "frr-reload.py"), Package: "frr-pythontools", Why: "applying a changed frr.conf without a restart"},
+		hosttools.Tool{Program: vtysh, Package: "frr", Why: "FRR's shell"})
+	if err := hosttools.Require("FRR", tools); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNotInstalled, err)
 	}
 	path, err := exec.LookPath(vtysh)
 	if err != nil {

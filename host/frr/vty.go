@@ -34,7 +34,7 @@ func Command(prefix ...string) Exec {
 			return stdout.Bytes(), nil
 		}
 		if errors.Is(err, exec.ErrNotFound) && full[0] == "vtysh" {
-			return nil, fmt.Errorf("%w: %v", ErrNotInstalled, err)
+			return nil, fmt.Errorf("%w: vtysh (Debian package frr: apt-get install frr): %v", ErrNotInstalled, err)
 		}
 		// vtysh prints its complaints ("% Unknown command", "bgpd is not
 		// running") on either stream.

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -214,3 +216,24 @@ func TestCRObjects(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestUpRefusesAHostWithoutItsPrograms: on a host without FRR's reload
+// script (or any other program the lab runs), Up names the Debian package
+// and makes nothing; no root needed, since the check comes first.
+func TestUpRefusesAHostWithoutItsPrograms(t *testing.T) {
+	topo := renamed(t, topology.BuiltinDefault, randomCluster(t))
+	runDir := filepath.Join(t.TempDir(), "run")
+	l, err := New(topo, Options{RunDir: runDir, TMMBinary: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", t.TempDir())
+	err = l.Up(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "the netns lab needs") || !strings.Contains(err.Error(), "apt-get install") ||
+		!strings.Contains(err.Error(), "nginx-light") {
+		t.Fatalf("Up on a host without nginx, vtysh, ip: %v, want a refusal naming the packages", err)
+	}
+	if _, serr := os.Stat(runDir); !os.IsNotExist(serr) {
+		t.Errorf("the refused Up made its run dir (%v)", serr)
+	}
+}

@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"fmt"
+	"github.com/spklab/spklab/host/hosttools"
 	"os"
 	"time"
 
@@ -15,6 +16,12 @@ import (
 // what is missing and leaves what is right alone.
 func (l *Lab) Up(ctx context.Context) error {
 	start := time.Now()
+	// A missing program is refused here, by package, before anything is
+	// made: FRR without frr-reload.py, say, would otherwise restart (and
+	// reset BGP) where it should reload.
+	if err := hosttools.Require("the netns lab", hosttools.NetnsLab()); err != nil {
+		return err
+	}
 	dataplane := struct {
 		name string
 		run  func(context.Context) error
