@@ -71,6 +71,9 @@ type Prefixed struct {
 	prefix []string
 }
 
+// Prefix runs commands behind any prefix; name says where they run.
+func Prefix(name string, prefix ...string) Prefixed { return Prefixed{name: name, prefix: prefix} }
+
 // Host runs commands on this host as they are.
 func Host() Prefixed { return Prefixed{name: "host"} }
 

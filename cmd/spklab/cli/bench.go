@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/lab"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,16 +57,16 @@ Exit status: 0 every target passed; 1 a target failed (named on stderr); 2 usage
 			if err := checkFormat(output, formatTable, formatJSON); err != nil {
 				return err
 			}
-			switch runtime {
-			case runtimeNetns:
-			case runtimeKind:
-				// By design (DESIGN.md §8): spk-tmm and the kernel box are
-				// measured on the same namespaces in one run; on kind the
-				// path adds Docker, Calico and the kind nodes, and there is
-				// no kernel twin of it to divide by.
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime kind: the benchmark runs on the netns lab only, where spk-tmm and the kernel are measured on the same namespaces in one run; use --runtime netns (the default)")}
-			default:
-				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime %q: supported runtimes are %s, %s", runtime, runtimeKind, runtimeNetns)}
+			// The benchmark runs on the netns lab only, by design:
+			// spk-tmm and the kernel box are measured on the same
+			// namespaces in one run; on kind the path adds Docker, Calico
+			// and the kind nodes, and there is no kernel twin of it to
+			// divide by.
+			if !slices.Contains(lab.Runtimes(), runtime) {
+				return &ExitError{Code: ExitUsage, Err: &lab.UnknownRuntimeError{Name: runtime}}
+			}
+			if runtime != lab.Netns {
+				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime %q: the benchmark runs on the netns lab only, where spk-tmm and the kernel are measured on the same namespaces in one run; use --runtime netns (the default)", runtime)}
 			}
 			if connections < 1 {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--connections %d: at least 1", connections)}
@@ -103,7 +105,7 @@ Exit status: 0 every target passed; 1 a target failed (named on stderr); 2 usage
 			return benchOutcome(rep, runErr)
 		},
 	}
-	cmd.Flags().StringVar(&runtime, "runtime", runtimeNetns, "lab runtime: netns (the only one the benchmark runs on)")
+	cmd.Flags().StringVar(&runtime, "runtime", lab.Netns, "lab runtime: netns (the only one the benchmark runs on)")
 	cmd.Flags().DurationVar(&duration, "duration", bench.DefaultDuration, "length of each timed workload (whole seconds, 1s–10m)")
 	cmd.Flags().IntVar(&connections, "connections", bench.DefaultConnections, "connections wrk keeps open")
 	cmd.Flags().StringVarP(&output, "output", "o", formatTable, "output format: table|json")

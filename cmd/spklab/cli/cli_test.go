@@ -145,7 +145,7 @@ func TestRenderKindConfig(t *testing.T) {
 }
 
 func TestRenderComposeMatchesTopLevelFile(t *testing.T) {
-	want, err := os.ReadFile("../../docker-compose.yaml")
+	want, err := os.ReadFile("../../../docker-compose.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,16 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/spklab/spklab/internal/version"
+	"github.com/spklab/spklab/lab"
 	"github.com/spklab/spklab/lab/netns"
 	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
@@ -281,55 +282,43 @@ func newVersionCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-// Lab runtimes.
-const (
-	runtimeKind  = "kind"
-	runtimeNetns = "netns"
-)
-
-// labFlags are the flags up, down and status share.
+// labFlags are the flags up, down, status, test and logs share.
 type labFlags struct {
-	runtime    string
-	runDir     string
-	kubeconfig string
-	tmmBinary  string
-	offloads   bool
+	runtime string
+	opts    lab.Options
 }
 
 func (f *labFlags) register(cmd *cobra.Command, withStart bool) {
-	cmd.Flags().StringVar(&f.runtime, "runtime", runtimeKind, "lab runtime: kind|netns")
-	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "kind: kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
-	cmd.Flags().StringVar(&f.runDir, "run-dir", "", "netns: configs, pid files and logs (default "+netns.DefaultRunRoot+"/<cluster>)")
+	cmd.Flags().StringVar(&f.runtime, "runtime", lab.Kind, "lab runtime: "+strings.Join(lab.Runtimes(), "|"))
+	cmd.Flags().StringVar(&f.opts.Kubeconfig, "kubeconfig", "", "kind: kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
+	cmd.Flags().StringVar(&f.opts.RunDir, "run-dir", "", "netns: configs, pid files and logs (default "+netns.DefaultRunRoot+"/<cluster>)")
 	if withStart {
-		cmd.Flags().StringVar(&f.tmmBinary, "tmm-binary", "", "netns: the spk-tmm program (default: spk-tmm next to spklab, else on $PATH)")
-		cmd.Flags().BoolVar(&f.offloads, "offloads", false, "netns: keep TSO/GSO/GRO and checksum offloads on the lab's veths (default off)")
+		cmd.Flags().StringVar(&f.opts.TMMBinary, "tmm-binary", "", "netns: the spk-tmm program (default: spk-tmm next to spklab, else on $PATH)")
+		cmd.Flags().BoolVar(&f.opts.Offloads, "offloads", false, "netns: keep TSO/GSO/GRO and checksum offloads on the lab's veths (default off)")
 	}
 }
 
-// netnsLab resolves the runtime flag and builds the netns lab from the
-// validated topology. Commands handle the kind runtime before calling it.
-func (f *labFlags) netnsLab(cmd *cobra.Command, o *options) (*netns.Lab, error) {
-	switch f.runtime {
-	case runtimeNetns:
-	case runtimeKind:
-		return nil, fmt.Errorf("%s: the kind runtime is not handled here (a bug in spklab)", cmd.CommandPath())
-	default:
-		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--runtime %q: supported runtimes are %s, %s", f.runtime, runtimeKind, runtimeNetns)}
+// withRuntime opens the runtime the flag names for the validated topology,
+// runs fn with the command's interruptible context and closes it. An
+// unknown runtime is a usage error; an error of fn is returned as it is.
+func (f *labFlags) withRuntime(cmd *cobra.Command, o *options, fn func(context.Context, lab.Runtime) error) error {
+	if !slices.Contains(lab.Runtimes(), f.runtime) {
+		return &ExitError{Code: ExitUsage, Err: &lab.UnknownRuntimeError{Name: f.runtime}}
 	}
 	t, err := o.validTopology()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	l, err := netns.New(t, netns.Options{
-		RunDir:    f.runDir,
-		TMMBinary: f.tmmBinary,
-		Offloads:  f.offloads,
-		Logger:    slog.New(slog.NewTextHandler(o.stderr, nil)),
-	})
+	opts := f.opts
+	opts.Logger = slog.New(slog.NewTextHandler(o.stderr, nil))
+	rt, err := lab.Open(f.runtime, t, opts)
 	if err != nil {
-		return nil, &ExitError{Code: ExitProblems, Err: err}
+		return &ExitError{Code: ExitProblems, Err: err}
 	}
-	return l, nil
+	defer rt.Close()
+	ctx, cancel := interruptible(cmd)
+	defer cancel()
+	return fn(ctx, rt)
 }
 
 // interruptible is the command's context, cancelled by Ctrl-C or SIGTERM.
@@ -366,21 +355,14 @@ once the router has learned every VIP and SNAT address from the TMMs over BGP (a
   sudo spklab up --runtime netns -f my-lab.yaml --tmm-binary ./bin/spk-tmm`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.runtime == runtimeKind {
-				return runKindUp(cmd, o, f.kubeconfig)
-			}
-			l, err := f.netnsLab(cmd, o)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			if err := l.Up(ctx); err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
-			fmt.Fprintf(o.stdout, "netns lab %s is up (%d namespaces, %d pods); run dir %s\n",
-				l.Cluster(), len(l.Namespaces()), len(l.Pods()), l.RunDir())
-			return nil
+			return f.withRuntime(cmd, o, func(ctx context.Context, rt lab.Runtime) error {
+				hint, err := rt.Up(ctx, o.stdout)
+				if err != nil {
+					return &ExitError{Code: ExitProblems, Err: err}
+				}
+				fmt.Fprintf(o.stdout, "%s is up: %s\n", rt.Name(), hint)
+				return nil
+			})
 		},
 	}
 	f.register(cmd, true)
@@ -402,20 +384,13 @@ Removing a lab that is not there succeeds.`,
   sudo spklab down --runtime netns`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.runtime == runtimeKind {
-				return runKindDown(cmd, o, f.kubeconfig)
-			}
-			l, err := f.netnsLab(cmd, o)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			if err := l.Down(ctx); err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
-			fmt.Fprintf(o.stdout, "netns lab %s is down\n", l.Cluster())
-			return nil
+			return f.withRuntime(cmd, o, func(ctx context.Context, rt lab.Runtime) error {
+				if err := rt.Down(ctx, o.stdout); err != nil {
+					return &ExitError{Code: ExitProblems, Err: err}
+				}
+				fmt.Fprintf(o.stdout, "%s is down\n", rt.Name())
+				return nil
+			})
 		},
 	}
 	f.register(cmd, false)
@@ -446,20 +421,13 @@ process runs, 1 otherwise.`,
 			if err := checkFormat(output, formatTable, formatJSON); err != nil {
 				return err
 			}
-			if f.runtime == runtimeKind {
-				return runKindStatus(cmd, o, f.kubeconfig, output)
-			}
-			l, err := f.netnsLab(cmd, o)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			s, err := l.Status(ctx)
-			if err != nil {
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
-			return writeStatus(o, output, s, "netns lab "+l.Cluster())
+			return f.withRuntime(cmd, o, func(ctx context.Context, rt lab.Runtime) error {
+				s, err := rt.Status(ctx)
+				if err != nil {
+					return &ExitError{Code: ExitProblems, Err: err}
+				}
+				return writeStatus(o, output, s, rt.Name())
+			})
 		},
 	}
 	f.register(cmd, false)
@@ -467,15 +435,9 @@ process runs, 1 otherwise.`,
 	return cmd
 }
 
-// labStatus is what both runtimes' status reports can do.
-type labStatus interface {
-	Up() bool
-	WriteTable(io.Writer) error
-}
-
 // writeStatus prints a lab's status as a table or JSON; exit status 1 when
 // the lab is not (fully) up.
-func writeStatus(o *options, output string, s labStatus, lab string) error {
+func writeStatus(o *options, output string, s lab.Status, name string) error {
 	var err error
 	if output == formatJSON {
 		err = writeData(o.stdout, formatJSON, s)
@@ -486,7 +448,7 @@ func writeStatus(o *options, output string, s labStatus, lab string) error {
 		return err
 	}
 	if !s.Up() {
-		return &ExitError{Code: ExitProblems, Err: fmt.Errorf("%s is not (fully) up", lab)}
+		return &ExitError{Code: ExitProblems, Err: fmt.Errorf("%s is not (fully) up", name)}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/spklab/spklab/lab"
 	"github.com/spklab/spklab/lab/kind"
 )
 
@@ -26,73 +27,41 @@ func newKindLab(o *options, kubeconfig string) (*kind.Lab, error) {
 // withKindLab opens the kind lab of the topology, runs fn with the
 // command's interruptible context, and closes the lab.
 func withKindLab(cmd *cobra.Command, o *options, kubeconfig string, fn func(context.Context, *kind.Lab) error) error {
-	lab, err := newKindLab(o, kubeconfig)
+	l, err := newKindLab(o, kubeconfig)
 	if err != nil {
 		return err
 	}
-	defer lab.Close()
+	defer l.Close()
 	ctx, cancel := interruptible(cmd)
 	defer cancel()
-	return fn(ctx, lab)
-}
-
-func runKindUp(cmd *cobra.Command, o *options, kubeconfig string) error {
-	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kind.Lab) error {
-		if _, err := lab.Up(ctx, o.stdout); err != nil {
-			return &ExitError{Code: ExitProblems, Err: err}
-		}
-		fmt.Fprintf(o.stdout, "kind lab %s is up: try  docker exec %s curl -sI http://%s\n",
-			lab.Topo.Cluster.Name, lab.Topo.ClientContainer(), firstVIP(lab))
-		return nil
-	})
-}
-
-// firstVIP is the first tenant's IPv4 VIP, for the hint after up.
-func firstVIP(lab *kind.Lab) string {
-	for _, tn := range lab.Topo.Tenants {
-		if tn.Ingress != nil && tn.Ingress.IPv4 != "" {
-			return tn.Ingress.IPv4
-		}
-	}
-	return "<vip>"
-}
-
-func runKindDown(cmd *cobra.Command, o *options, kubeconfig string) error {
-	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kind.Lab) error {
-		if _, err := lab.Down(ctx, o.stdout); err != nil {
-			return &ExitError{Code: ExitProblems, Err: err}
-		}
-		fmt.Fprintf(o.stdout, "kind lab %s is down\n", lab.Topo.Cluster.Name)
-		return nil
-	})
-}
-
-func runKindStatus(cmd *cobra.Command, o *options, kubeconfig, output string) error {
-	return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kind.Lab) error {
-		return writeStatus(o, output, lab.Status(ctx), "kind lab "+lab.Topo.Cluster.Name)
-	})
+	return fn(ctx, l)
 }
 
 func newLogsCommand(o *options) *cobra.Command {
-	var kubeconfig, dir string
+	var f labFlags
+	var dir string
 	cmd := &cobra.Command{
 		Use:   "logs --artifacts DIR",
-		Short: "Collect the kind lab's evidence: kind logs, pod logs, CR status, router state, TMM stats",
-		Long: `Collect into DIR everything needed to see what the kind lab did: kind's logs of every
-node (kubelet, containerd and every pod's logs under kind/), pods, nodes, events and
-EndpointSlices, the SPK CRs with their status, the SPK namespace's objects, each TMM's
-stats with its flow table (spk-tmm stats), the router's BGP summary, routes and running
-config, the infra containers' logs and spklab status. "spklab test" does the same into
-<artifacts>/lab when a spec fails. Whatever cannot be read is listed in DIR/errors.txt.`,
-		Example: `  spklab logs --artifacts /tmp/lab-evidence`,
-		Args:    cobra.NoArgs,
+		Short: "Collect the lab's evidence: logs, state, CR status, router state, TMM stats",
+		Long: `Collect into DIR everything needed to see what the lab did.
+--runtime kind (the default): kind's logs of every node (kubelet, containerd and every
+pod's logs under kind/), pods, nodes, events and EndpointSlices, the SPK CRs with their
+status, the SPK namespace's objects, each TMM's stats with its flow table (spk-tmm
+stats), the router's BGP summary, routes and running config, the infra containers' logs
+and spklab status. Whatever cannot be read is listed in DIR/errors.txt.
+--runtime netns: the lab's run dir (every process's log, the configs and CRs it runs
+with) under DIR/run and the status table in DIR/status.txt.
+"spklab test" does the same into <artifacts>/lab when a spec fails.`,
+		Example: `  spklab logs --artifacts /tmp/lab-evidence
+  sudo spklab logs --runtime netns --artifacts /tmp/lab-evidence`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--artifacts DIR is required")}
 			}
-			return withKindLab(cmd, o, kubeconfig, func(ctx context.Context, lab *kind.Lab) error {
-				err := lab.CollectLogs(ctx, dir)
-				fmt.Fprintf(o.stdout, "the kind lab's logs and state are in %s\n", dir)
+			return f.withRuntime(cmd, o, func(ctx context.Context, rt lab.Runtime) error {
+				err := rt.CollectLogs(ctx, dir)
+				fmt.Fprintf(o.stdout, "the %s's logs and state are in %s\n", rt.Name(), dir)
 				if err != nil {
 					return &ExitError{Code: ExitProblems, Err: err}
 				}
@@ -100,8 +69,8 @@ config, the infra containers' logs and spklab status. "spklab test" does the sam
 			})
 		},
 	}
+	f.register(cmd, false)
 	cmd.Flags().StringVar(&dir, "artifacts", "", "folder to write the evidence into (made when missing)")
-	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file of the cluster's context (default: kind's, $KUBECONFIG or ~/.kube/config)")
 	return cmd
 }
 

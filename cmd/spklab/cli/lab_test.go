@@ -57,7 +57,7 @@ func TestNetnsUpStatusDown(t *testing.T) {
 	t.Cleanup(func() { run(t, dir, "down", "--runtime", "netns", "-f", file, "--run-dir", runDir) })
 
 	out, errOut, code := run(t, dir, "up", "--runtime", "netns", "-f", file, "--run-dir", runDir, "--tmm-binary", tmm)
-	if code != 0 || !strings.Contains(out, "netns lab "+cluster+" is up (12 namespaces, 4 pods)") {
+	if code != 0 || !strings.Contains(out, "netns lab "+cluster+" is up: 12 namespaces, 4 pods") {
 		t.Fatalf("up: code %d\n%s\n%s", code, out, errOut)
 	}
 	out, errOut, code = run(t, dir, "status", "--runtime", "netns", "-f", file, "--run-dir", runDir, "-o", "json")

@@ -9,8 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/spklab/spklab/e2e"
-	"github.com/spklab/spklab/e2e/framework"
-	"github.com/spklab/spklab/lab/steps"
+	"github.com/spklab/spklab/lab"
 )
 
 // defaultArtifactsDir receives the evidence of failed specs (git ignores it).
@@ -39,7 +38,8 @@ JSON, each TMM's stats, flows and BGP status, a 2 s pcap at the router) in
 On the kind lab the checks run as the guide's: curl from the client container
 infra-client-1, vtysh in the router container infra-frr-1, curl in the tenant pods and
 spk-tmm stats in the TMM pods (kubectl on the control-plane node). When a spec fails,
-the lab's logs and state are collected into <artifacts>/lab (as spklab logs does).
+the lab's logs and state are collected into <artifacts>/lab (as spklab logs does, on
+either runtime).
 
 Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage.`,
 		Example: `  spklab test
@@ -52,39 +52,39 @@ Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage.
 			if err := e2e.CheckLabelFilter(labelFilter); err != nil {
 				return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--label-filter: %w", err)}
 			}
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			target, closeTarget, err := f.testTarget(ctx, cmd, o)
-			if err != nil {
-				return err
-			}
-			defer closeTarget()
-			sum, err := e2e.RunSuites(ctx, target, e2e.Options{
-				LabelFilter:  labelFilter,
-				JUnitFile:    junit,
-				ArtifactsDir: artifacts,
-				Verbose:      verbose,
-				NoColor:      !isTerminal(os.Stdout),
-			})
-			if sum != nil {
-				fmt.Fprintf(o.stdout, "spklab test on %s: %s\n", target.Name(), sum)
-			}
-			if err != nil {
-				if kt, ok := target.(*framework.KindTarget); ok && sum != nil && sum.Failed > 0 {
-					dir := filepath.Join(artifacts, "lab")
-					if lerr := kt.Lab().CollectLogs(ctx, dir); lerr != nil {
-						fmt.Fprintf(o.stderr, "collecting the lab's logs: %v\n", lerr)
-					} else {
-						fmt.Fprintf(o.stdout, "the lab's logs and state are in %s\n", dir)
-					}
+			return f.withRuntime(cmd, o, func(ctx context.Context, rt lab.Runtime) error {
+				target, closeTarget, err := rt.Target(ctx)
+				if err != nil {
+					return &ExitError{Code: ExitProblems, Err: err}
 				}
-				return &ExitError{Code: ExitProblems, Err: err}
-			}
-			return nil
+				defer closeTarget()
+				sum, err := e2e.RunSuites(ctx, target, e2e.Options{
+					LabelFilter:  labelFilter,
+					JUnitFile:    junit,
+					ArtifactsDir: artifacts,
+					Verbose:      verbose,
+					NoColor:      !isTerminal(os.Stdout),
+				})
+				if sum != nil {
+					fmt.Fprintf(o.stdout, "spklab test on %s: %s\n", target.Name(), sum)
+				}
+				if err != nil {
+					if sum != nil && sum.Failed > 0 {
+						dir := filepath.Join(artifacts, "lab")
+						if lerr := rt.CollectLogs(ctx, dir); lerr != nil {
+							fmt.Fprintf(o.stderr, "collecting the lab's logs: %v\n", lerr)
+						} else {
+							fmt.Fprintf(o.stdout, "the lab's logs and state are in %s\n", dir)
+						}
+					}
+					return &ExitError{Code: ExitProblems, Err: err}
+				}
+				return nil
+			})
 		},
 	}
 	f.register(cmd, false)
-	cmd.Flags().StringVar(&f.tmmBinary, "tmm-binary", "", "netns: the spk-tmm program the TMM restart spec starts (default: spk-tmm next to spklab, else on $PATH)")
+	cmd.Flags().StringVar(&f.opts.TMMBinary, "tmm-binary", "", "netns: the spk-tmm program the TMM restart spec starts (default: spk-tmm next to spklab, else on $PATH)")
 	cmd.Flags().StringVar(&labelFilter, "label-filter", "", `Ginkgo label expression selecting specs, e.g. "ingress || snat", "bgp && ipv6", "!disruptive"`)
 	cmd.Flags().StringVar(&junit, "junit", "", "write a JUnit XML report to this file")
 	cmd.Flags().StringVar(&artifacts, "artifacts", defaultArtifactsDir, "folder receiving each failed spec's evidence")
@@ -96,47 +96,4 @@ Exit status: 0 every spec passed; 1 a spec failed or the lab is not up; 2 usage.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// testTarget is the running lab of the runtime flag as a Target, and what
-// releases it.
-func (f *labFlags) testTarget(ctx context.Context, cmd *cobra.Command, o *options) (framework.Target, func(), error) {
-	if f.runtime == runtimeKind {
-		lab, err := newKindLab(o, f.kubeconfig)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, st := range lab.Status(ctx).Steps {
-			if st.State != steps.Done.String() {
-				lab.Close()
-				return nil, nil, &ExitError{Code: ExitProblems, Err: fmt.Errorf("kind lab %s is not up: step %s is %s (%s); run spklab up", lab.Topo.Cluster.Name, st.Step, st.State, st.Reason)}
-			}
-		}
-		target, err := framework.NewKindTarget(ctx, lab)
-		if err != nil {
-			lab.Close()
-			return nil, nil, &ExitError{Code: ExitProblems, Err: err}
-		}
-		return target, func() { target.Close(); lab.Close() }, nil
-	}
-	l, err := f.netnsLab(cmd, o)
-	if err != nil {
-		return nil, nil, err
-	}
-	topo, err := o.validTopology()
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := l.Status(ctx)
-	if err != nil {
-		return nil, nil, &ExitError{Code: ExitProblems, Err: err}
-	}
-	if !s.Up() {
-		return nil, nil, &ExitError{Code: ExitProblems, Err: fmt.Errorf("netns lab %s is not up (see spklab status --runtime netns); bring it up with spklab up --runtime netns", l.Cluster())}
-	}
-	target, err := framework.NewNetnsTarget(l, topo)
-	if err != nil {
-		return nil, nil, &ExitError{Code: ExitProblems, Err: err}
-	}
-	return target, func() {}, nil
 }

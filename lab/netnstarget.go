@@ -1,10 +1,11 @@
-package framework
+package lab
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/e2e/framework"
 	"net/netip"
 	"time"
 
@@ -21,7 +22,7 @@ type NetnsTarget struct {
 	lab  *netns.Lab
 	topo *topology.Topology
 	vty  *frr.VTY
-	tmms []TMM
+	tmms []framework.TMM
 }
 
 // NewNetnsTarget wraps a netns lab built from topo (the lab must be up;
@@ -49,25 +50,25 @@ func (t *NetnsTarget) Name() string { return "netns lab " + t.lab.Cluster() }
 func (t *NetnsTarget) Topology() *topology.Topology { return t.topo }
 
 // Client runs commands in the client namespace.
-func (t *NetnsTarget) Client() Executor { return Netns(t.lab.ClientNS()) }
+func (t *NetnsTarget) Client() framework.Executor { return framework.Netns(t.lab.ClientNS()) }
 
 // Router runs commands in the router namespace.
-func (t *NetnsTarget) Router() Executor { return Netns(t.lab.RouterNS()) }
+func (t *NetnsTarget) Router() framework.Executor { return framework.Netns(t.lab.RouterNS()) }
 
 // RouterVTY queries the router namespace's FRR.
 func (t *NetnsTarget) RouterVTY() *frr.VTY { return t.vty }
 
 // Pods lists the tenant's pod namespaces.
-func (t *NetnsTarget) Pods(tenant string) []TenantPod {
-	var out []TenantPod
+func (t *NetnsTarget) Pods(tenant string) []framework.TenantPod {
+	var out []framework.TenantPod
 	for _, p := range t.lab.TenantPods(tenant) {
-		out = append(out, TenantPod{Name: p.Name, Tenant: p.Tenant, Node: p.Node, IPs: []netip.Addr{p.IP}, Exec: Netns(p.Namespace)})
+		out = append(out, framework.TenantPod{Name: p.Name, Tenant: p.Tenant, Node: p.Node, IPs: []netip.Addr{p.IP}, Exec: framework.Netns(p.Namespace)})
 	}
 	return out
 }
 
 // TMMs are the replicas' API clients.
-func (t *NetnsTarget) TMMs() []TMM { return t.tmms }
+func (t *NetnsTarget) TMMs() []framework.TMM { return t.tmms }
 
 // DeleteIngress removes the tenant's F5SPKIngressTCP from the lab's CR
 // files and pushes the config to every TMM.
@@ -126,4 +127,4 @@ func indented[T any](v T, err error) ([]byte, error) {
 	return json.MarshalIndent(v, "", "  ")
 }
 
-var _ Target = (*NetnsTarget)(nil)
+var _ framework.Target = (*NetnsTarget)(nil)

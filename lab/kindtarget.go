@@ -1,10 +1,11 @@
-package framework
+package lab
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/e2e/framework"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -38,8 +39,8 @@ type KindTarget struct {
 	lab      *kind.Lab
 	dyn      dynamic.Interface
 	vty      *frr.VTY
-	pods     map[string][]TenantPod
-	tmms     []TMM
+	pods     map[string][]framework.TenantPod
+	tmms     []framework.TMM
 	clients  []*tmmapi.Client
 	forwards []*forward
 }
@@ -54,7 +55,7 @@ func NewKindTarget(ctx context.Context, l *kind.Lab) (*KindTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kind target: %w", err)
 	}
-	t := &KindTarget{lab: l, dyn: dyn, vty: l.RouterVTY(), pods: map[string][]TenantPod{}}
+	t := &KindTarget{lab: l, dyn: dyn, vty: l.RouterVTY(), pods: map[string][]framework.TenantPod{}}
 	for _, tn := range l.Topo.Tenants {
 		pods, err := t.readPods(ctx, tn)
 		if err != nil {
@@ -98,13 +99,13 @@ func (t *KindTarget) Close() {
 
 // KindPod runs commands in a pod through kubectl on the control-plane
 // node (docker exec … kubectl exec).
-func KindPod(controlPlane, namespace, name string) Prefixed {
-	return Prefixed{name: "pod " + namespace + "/" + name, prefix: []string{
+func KindPod(controlPlane, namespace, name string) framework.Prefixed {
+	return framework.Prefix("pod "+namespace+"/"+name,
 		"docker", "exec", controlPlane, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
-		"exec", "--namespace", namespace, name, "--"}}
+		"exec", "--namespace", namespace, name, "--")
 }
 
-func (t *KindTarget) readPods(ctx context.Context, tn topology.Tenant) ([]TenantPod, error) {
+func (t *KindTarget) readPods(ctx context.Context, tn topology.Tenant) ([]framework.TenantPod, error) {
 	out, err := t.lab.Kubectl(ctx, nil, "-n", tn.Namespace, "get", "pods", "-l", render.LabelApp+"="+tn.Deployment, "-o", "json")
 	if err != nil {
 		return nil, fmt.Errorf("kind target: pods of tenant %s: %w", tn.Namespace, err)
@@ -130,12 +131,12 @@ func (t *KindTarget) readPods(ctx context.Context, tn topology.Tenant) ([]Tenant
 		return nil, fmt.Errorf("kind target: parsing pods of tenant %s: %w", tn.Namespace, err)
 	}
 	cp := t.lab.ControlPlaneName()
-	var pods []TenantPod
+	var pods []framework.TenantPod
 	for _, it := range list.Items {
 		if it.Status.Phase != "Running" || it.Metadata.DeletionTimestamp != nil {
 			continue
 		}
-		p := TenantPod{Name: it.Metadata.Name, Tenant: tn.Namespace, Node: it.Spec.NodeName,
+		p := framework.TenantPod{Name: it.Metadata.Name, Tenant: tn.Namespace, Node: it.Spec.NodeName,
 			Exec: KindPod(cp, tn.Namespace, it.Metadata.Name)}
 		for _, ip := range it.Status.PodIPs {
 			if a, err := netip.ParseAddr(ip.IP); err == nil {
@@ -144,7 +145,7 @@ func (t *KindTarget) readPods(ctx context.Context, tn topology.Tenant) ([]Tenant
 		}
 		pods = append(pods, p)
 	}
-	slices.SortFunc(pods, func(a, b TenantPod) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(pods, func(a, b framework.TenantPod) int { return strings.Compare(a.Name, b.Name) })
 	return pods, nil
 }
 
@@ -155,19 +156,23 @@ func (t *KindTarget) Name() string { return "kind lab " + t.lab.Topo.Cluster.Nam
 func (t *KindTarget) Topology() *topology.Topology { return t.lab.Topo }
 
 // Client runs commands in the client container, as the guide does.
-func (t *KindTarget) Client() Executor { return Container(t.lab.Topo.ClientContainer()) }
+func (t *KindTarget) Client() framework.Executor {
+	return framework.Container(t.lab.Topo.ClientContainer())
+}
 
 // Router runs commands in the router container.
-func (t *KindTarget) Router() Executor { return Container(t.lab.Topo.RouterContainer()) }
+func (t *KindTarget) Router() framework.Executor {
+	return framework.Container(t.lab.Topo.RouterContainer())
+}
 
 // RouterVTY queries the router container's FRR.
 func (t *KindTarget) RouterVTY() *frr.VTY { return t.vty }
 
 // Pods lists the tenant's running pods.
-func (t *KindTarget) Pods(tenant string) []TenantPod { return t.pods[tenant] }
+func (t *KindTarget) Pods(tenant string) []framework.TenantPod { return t.pods[tenant] }
 
 // TMMs are the TMM pods, replica i at index i.
-func (t *KindTarget) TMMs() []TMM { return t.tmms }
+func (t *KindTarget) TMMs() []framework.TMM { return t.tmms }
 
 // eachTMM reads every replica's stats.
 func (t *KindTarget) eachTMM(ctx context.Context) ([]*engine.Stats, error) {
@@ -226,7 +231,7 @@ func (t *KindTarget) DeleteIngress(ctx context.Context, tenant string) error {
 			err = fmt.Errorf("%d replica(s) still run %s", running, vs)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after deleting %s, not every TMM dropped it within %s: %w", vs, kindConfigWait, err)
+			return fmt.Errorf("after deleting %s, not every framework.TMM dropped it within %s: %w", vs, kindConfigWait, err)
 		}
 		if err := sleep(ctx, kindPoll); err != nil {
 			return err
@@ -281,7 +286,7 @@ func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if _, err := Container(before.node).Exec(ctx, "ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", before.id); err != nil {
+	if _, err := framework.Container(before.node).Exec(ctx, "ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", before.id); err != nil {
 		return time.Time{}, fmt.Errorf("killing %s: %w", pod, err)
 	}
 	deadline := time.Now().Add(kindRestartWait)
@@ -321,7 +326,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-var _ Target = (*KindTarget)(nil)
+var _ framework.Target = (*KindTarget)(nil)
 
 // Lab is the kind lab under test.
 func (t *KindTarget) Lab() *kind.Lab { return t.lab }
