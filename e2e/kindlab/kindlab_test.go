@@ -71,6 +71,46 @@ func (l *lab) run(ctx context.Context, args ...string) (string, error) {
 	return out.String(), err
 }
 
+// clusterFromOfflineImagesIsWhole checks what the lab's steps do not
+// wait for but a cluster made from the offline images must have: CoreDNS
+// and the CNI DaemonSets rolled out, and Multus giving each TMM pod its
+// macvlan attachments (external-net and egress-net). (This lab's cluster is the one
+// kind-level check of the images; make test makes no cluster of its own.)
+func (l *lab) clusterFromOfflineImagesIsWhole(ctx context.Context) {
+	l.t.Helper()
+	kubectl := func(args ...string) (string, error) {
+		argv := append([]string{"exec", "bnk-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
+		out, err := exec.CommandContext(ctx, "docker", argv...).CombinedOutput()
+		return string(out), err
+	}
+	for _, obj := range []string{"deployment/coredns", "daemonset/calico-node", "daemonset/kube-multus-ds", "daemonset/cni-plugins"} {
+		if out, err := kubectl("-n", "kube-system", "rollout", "status", obj, "--timeout=120s"); err != nil {
+			l.t.Errorf("%s not rolled out: %v\n%s", obj, err, out)
+		}
+	}
+	for _, pod := range []string{"f5-tmm-0", "f5-tmm-1"} {
+		out, err := kubectl("get", "pods", "-A", "--field-selector", "metadata.name="+pod,
+			"-o", `jsonpath={.items[0].metadata.annotations.k8s\.v1\.cni\.cncf\.io/network-status}`)
+		var status []struct {
+			Name      string `json:"name"`
+			Interface string `json:"interface"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &status) != nil {
+			l.t.Errorf("%s: Multus network-status unreadable (%v): %s", pod, err, out)
+			continue
+		}
+		got := map[string]string{} // attachment name → interface
+		for _, s := range status {
+			if i := strings.LastIndex(s.Name, "/"); i >= 0 {
+				got[s.Name[i+1:]] = s.Interface
+			}
+		}
+		if got["external-net"] == "" || got["egress-net"] == "" {
+			l.t.Errorf("%s: Multus attachments %v, want external-net and egress-net with an interface each", pod, got)
+		}
+	}
+}
+
 // stepTimes parses up's closing table: step → time.
 func stepTimes(out string) map[string]string {
 	times := map[string]string{}
@@ -311,6 +351,7 @@ func TestKindLab(t *testing.T) {
 		t.Errorf("spklab up printed docker compose's progress lines")
 	}
 	l.status(ctx)
+	l.clusterFromOfflineImagesIsWhole(ctx)
 	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind.xml"), "--artifacts", filepath.Join(art, "evidence")); err != nil {
 		t.Fatalf("spklab test on the fresh lab: %v", err)
 	}
