@@ -14,7 +14,7 @@ import (
 	"github.com/spklab/spklab/topology"
 )
 
-// Convergence bounds DESIGN.md and issue 4 set.
+// Convergence bounds issue 4 set.
 const (
 	// WithdrawBound: deleting an F5SPKIngressTCP takes its VIPs off the
 	// router within this.
@@ -38,7 +38,7 @@ const (
 // about as long).
 const pollInterval = 10 * time.Millisecond
 
-// registerBGP: DESIGN.md §4 items 2 and 4, and the TMM restart of issue 4.
+// registerBGP: docs/architecture.md, "What the suites check" item 2, and the TMM restart of issue 4.
 func registerBGP(e *suiteEnv) {
 	topo := e.target.Topology()
 	routerAS, tmmAS := uint32(topo.Router.ASN), uint32(topo.TMM.BGP.ASN)

@@ -1,4 +1,4 @@
-// Package e2e holds the Ginkgo suites that assert DESIGN.md §4 item by item
+// Package e2e holds the Ginkgo suites that assert docs/architecture.md, "What the suites check" item by item
 // against a running lab — ingress, snat and bgp, labelled by area and by IP
 // family (ipv4, ipv6) — and RunSuites, which runs them inside any program
 // (the spklab binary, a go test) against a framework.Target.

@@ -11,7 +11,7 @@ import (
 	"github.com/spklab/spklab/e2e/framework"
 )
 
-// registerIngress: DESIGN.md §4 item 1. From the client, each tenant's VIP
+// registerIngress: docs/architecture.md, "What the suites check" item 1. From the client, each tenant's VIP
 // answers 200 from one of that tenant's pods, and repeated requests spread
 // over all of them; IPv4 and IPv6.
 func registerIngress(e *suiteEnv) {

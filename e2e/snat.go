@@ -15,7 +15,7 @@ import (
 	"github.com/spklab/spklab/topology"
 )
 
-// registerSNAT: DESIGN.md §4 item 3. From every pod of a tenant with a SNAT
+// registerSNAT: docs/architecture.md, "What the suites check" item 3. From every pod of a tenant with a SNAT
 // pool, the client's /txt (which echoes the source address it sees) shows
 // one of that tenant's SNAT addresses — never another tenant's.
 func registerSNAT(e *suiteEnv) {

@@ -1,7 +1,6 @@
-// Package lab orchestrates a lab from a topology: ordered, idempotent steps
-// (cluster, CNI, networks, attachments, infra, SPK, tenants), each with check,
-// apply and destroy, over the kind and netns runtimes. State lives only in
-// docker labels and Kubernetes objects.
-//
-// This build has no steps yet; the CLI says so for the commands that need them.
+// Package lab is the lab as the CLI sees it: one Runtime interface (up,
+// down, status, the e2e suites' target, logs) with two implementations
+// opened by name — kind (the guide's steps on a kind cluster, lab/kind) and
+// netns (the same topology in network namespaces on this host, lab/netns) —
+// and the suites' targets on each. See docs/architecture.md, "Two runtimes".
 package lab

@@ -360,7 +360,7 @@ func (in *F5SPKIngressTCP) SetDefaults() {
 	}
 	if s.SNAT == "" {
 		// Automap, so that replies come back through the TMM that
-		// forwarded the request (DESIGN.md §3).
+		// forwarded the request (docs/architecture.md, "Packet walks").
 		s.SNAT = SNATAutomap
 	}
 }

@@ -30,7 +30,7 @@ func Builtin(name string) (*Topology, error) {
 	return nil, fmt.Errorf("unknown built-in topology %q (built-ins: %s)", name, strings.Join(Builtins(), ", "))
 }
 
-// Default is the lab of the workshop guide (DESIGN.md §2).
+// Default is the lab of the workshop guide (docs/architecture.md, "The default lab").
 func Default() *Topology {
 	workers := []string{"bnk-worker", "bnk-worker2", "bnk-worker3"}
 	return &Topology{

@@ -1,6 +1,7 @@
 // Package port defines how the emulated TMM moves frames in and out of the
-// interfaces it owns. The pipeline only sees Port, so AF_PACKET, TAP, DPDK
-// (behind the dpdk build tag) and in-memory ports are interchangeable.
+// interfaces it owns. The pipeline only sees Port, so AF_PACKET, TAP and
+// in-memory ports are interchangeable (and a DPDK port, when one is built
+// behind a dpdk build tag, will be too).
 //
 // Frames travel in batches of Buf. A Buf keeps Headroom free bytes in front
 // of a received frame so encapsulation (VLAN tag, VXLAN, IP-in-IP) can grow

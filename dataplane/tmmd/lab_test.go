@@ -1,7 +1,7 @@
 package tmmd_test
 
 // These tests run the real spk-tmm in the netns lab (real kernel, real
-// nginx and curl) and check DESIGN.md §3/§4 end to end: ingress to both
+// nginx and curl) and check docs/architecture.md, "Packet walks" and "What the suites check" end to end: ingress to both
 // tenants' VIPs over IPv4 and IPv6, egress SNAT per tenant, RST for a VIP
 // without endpoints, idle expiry, a bounded SYN flood, ARP/ND for self IPs.
 

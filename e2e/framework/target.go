@@ -10,7 +10,7 @@ import (
 )
 
 // Target is what the suites need from a running lab, whatever runs it
-// (network namespaces now, kind later): where the client, router and
+// (network namespaces or kind): where the client, router and
 // tenant pods run commands, the router's FRR, the TMM replicas' state, the
 // topology the lab was built from, and the disruptive actions the BGP
 // suite takes.

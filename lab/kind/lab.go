@@ -1,5 +1,8 @@
-// Package kind is the kind runtime's steps: the cluster, its CNI, the
-// docker networks the workers join and the Multus attachments. State lives
+// Package kind is the kind runtime: the guide's seven steps — the cluster,
+// its CNI, the docker networks the workers join, the Multus attachments,
+// the infra containers (router, client, syslog), the SPK chart and the
+// tenants — with up, down, status, checkpoints, the live diagram and log
+// collection. State lives
 // only in docker objects (kind's io.x-k8s.kind.cluster label, spklab's
 // io.spklab.lab label, the fallback bridges' alias) and Kubernetes objects.
 package kind

@@ -93,7 +93,7 @@ func DockerNetworks(t *topology.Topology) []DockerNetwork {
 
 // driverOptions are the docker driver options of a network. A macvlan
 // network never gets a "parent": without one docker makes it host-only,
-// which keeps every lab address off the machine's real NICs (DESIGN.md §9).
+// which keeps every lab address off the machine's real NICs (docs/architecture.md, "Network safety").
 func driverOptions(driver string) map[string]string {
 	if driver == topology.DriverMacvlan {
 		return map[string]string{"macvlan_mode": "bridge"}

@@ -49,7 +49,7 @@ func TestDockerNetworksDefault(t *testing.T) {
 	}
 }
 
-// Safety rule (DESIGN.md §9): a macvlan network never names a parent, so it
+// Safety rule (docs/architecture.md, "Network safety"): a macvlan network never names a parent, so it
 // can never reach the machine's real NICs.
 func TestDockerNetworksHaveNoParent(t *testing.T) {
 	var topos []*topology.Topology

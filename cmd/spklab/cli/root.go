@@ -1,5 +1,6 @@
 // Package cli is the spklab command line: cobra commands that parse flags and
-// call the topology, render and lab packages. Nothing here knows the lab.
+// call the topology, render and lab packages. It holds a lab.Runtime and
+// never asks which one: the runtimes live in lab/.
 package cli
 
 import (
