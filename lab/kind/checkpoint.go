@@ -25,9 +25,11 @@ type CheckItem struct {
 // Checkpoint is what a student sees after a guide step: the step, its
 // checks, and the command of the next step.
 type Checkpoint struct {
-	Step  string      `json:"step"`
-	Items []CheckItem `json:"items"`
-	Next  string      `json:"next,omitempty"`
+	Step string `json:"step"`
+	// Command is the step's guide command ("spklab cluster create").
+	Command string      `json:"command"`
+	Items   []CheckItem `json:"items"`
+	Next    string      `json:"next,omitempty"`
 }
 
 // OK reports whether every check passed.
@@ -38,13 +40,6 @@ func (c *Checkpoint) OK() bool {
 		}
 	}
 	return len(c.Items) > 0
-}
-
-// StepCommands are the guide's command per step.
-var StepCommands = map[string]string{
-	"cluster": "spklab cluster create", "cni": "spklab cni deploy", "networks": "spklab networks create",
-	"attachments": "spklab attachments create", "infra": "spklab infra up", "spk": "spklab spk install",
-	"tenants": "spklab tenants apply",
 }
 
 // LastDoneStep is the last step of the unbroken run of done steps from
@@ -60,38 +55,23 @@ func (l *Lab) LastDoneStep(ctx context.Context) string {
 	return last
 }
 
-// Checkpoint checks one step in a student's words.
+// Checkpoint checks one step in a student's words: the step's own Check,
+// then its plain-words checks, and the next step's command.
 func (l *Lab) Checkpoint(ctx context.Context, step string) (*Checkpoint, error) {
-	all := l.Steps()
-	i := slices.IndexFunc(all, func(s steps.Step) bool { return s.Name() == step })
+	all := guideSteps(l)
+	i := slices.IndexFunc(all, func(s guideStep) bool { return s.Name() == step })
 	if i < 0 {
 		_, err := l.Step(step)
 		return nil, err
 	}
-	cp := &Checkpoint{Step: step}
+	s := all[i]
+	cp := &Checkpoint{Step: step, Command: s.Doc().Command(step), Next: "spklab test"}
 	if i+1 < len(all) {
-		cp.Next = StepCommands[all[i+1].Name()]
-	} else {
-		cp.Next = "spklab test"
+		cp.Next = all[i+1].Doc().Command(all[i+1].Name())
 	}
-	st := all[i].Check(ctx)
-	cp.add(st.State == steps.Done, fmt.Sprintf("%s: %s", step, st.Reason), "run "+StepCommands[step]+" (again): it repairs what is missing")
-	switch step {
-	case "cluster":
-		l.checkpointCluster(ctx, cp)
-	case "cni":
-		l.checkpointCNI(ctx, cp)
-	case "networks":
-		l.checkpointNetworks(ctx, cp)
-	case "attachments":
-		l.checkpointAttachments(ctx, cp)
-	case "infra":
-		l.checkpointInfra(ctx, cp)
-	case "spk":
-		l.checkpointSPK(ctx, cp)
-	case "tenants":
-		l.checkpointTenants(ctx, cp)
-	}
+	st := s.Check(ctx)
+	cp.add(st.State == steps.Done, fmt.Sprintf("%s: %s", step, st.Reason), "run "+s.Doc().Command(step)+" (again): it repairs what is missing")
+	s.checkpoint(ctx, cp)
 	return cp, nil
 }
 
@@ -354,7 +334,7 @@ func inPool(addr string, rows [][]string) bool {
 
 // WriteText prints the checkpoint with ✓ and ✗ marks.
 func (c *Checkpoint) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "Checkpoint after `%s`:\n", StepCommands[c.Step])
+	fmt.Fprintf(w, "Checkpoint after `%s`:\n", c.Command)
 	for _, it := range c.Items {
 		mark := "✓"
 		if !it.OK {

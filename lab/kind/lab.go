@@ -55,7 +55,11 @@ func (l *Lab) Close() error { return l.docker.Close() }
 
 // Steps are the lab's steps in apply order.
 func (l *Lab) Steps() []steps.Step {
-	return []steps.Step{ClusterStep{l}, CNIStep{l}, NetworksStep{l}, AttachmentsStep{l}, InfraStep{l}, SPKStep{l}, TenantsStep{l}}
+	var out []steps.Step
+	for _, s := range guideSteps(l) {
+		out = append(out, s)
+	}
+	return out
 }
 
 // Step returns the step with that name ("cluster", "cni", "networks",

@@ -156,3 +156,20 @@ func round(d time.Duration) time.Duration {
 	}
 	return d.Round(100 * time.Millisecond)
 }
+
+// Doc is how a step presents itself to a student: the command
+// `spklab <step> <Verb>` that applies it alone, the one that undoes it, and
+// their help. A step describes itself once; the CLI builds its commands
+// from the steps' Docs.
+type Doc struct {
+	// Short is the step's command group in one line.
+	Short string
+	// Verb applies the step ("create", "deploy", "up", …); UndoVerb
+	// removes what it made ("delete", "down").
+	Verb, UndoVerb string
+	// VerbShort and Long are the help of `spklab <step> <Verb>`.
+	VerbShort, Long string
+}
+
+// Command is the step's guide command, e.g. "spklab cluster create".
+func (d Doc) Command(step string) string { return "spklab " + step + " " + d.Verb }

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spklab/spklab/lab/kind"
 )
 
 func TestKindStepCommandsUsage(t *testing.T) {
@@ -29,5 +31,24 @@ func TestKindStepNeedsTheStepBefore(t *testing.T) {
 	_, errOut, code := run(t, t.TempDir(), "cni", "deploy", "--kubeconfig", filepath.Join(t.TempDir(), "kc"))
 	if code != ExitProblems || !strings.Contains(errOut, "step cluster is") || !strings.Contains(errOut, "run it first") {
 		t.Errorf("code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestEveryGuideStepIsACommand: the CLI's step commands come from the
+// steps' own descriptions, so each step has its verb, undo verb and help.
+func TestEveryGuideStepIsACommand(t *testing.T) {
+	docs := kind.StepDocs()
+	if len(docs) != 7 {
+		t.Fatalf("%d guide steps, want 7", len(docs))
+	}
+	for _, sd := range docs {
+		out, _, code := run(t, t.TempDir(), sd.Name, "--help")
+		if code != 0 || !strings.Contains(out, sd.Verb) || !strings.Contains(out, sd.UndoVerb) || !strings.Contains(out, sd.Short) {
+			t.Errorf("%s --help: code %d, want %s and %s:\n%s", sd.Name, code, sd.Verb, sd.UndoVerb, out)
+		}
+		out, _, code = run(t, t.TempDir(), sd.Name, sd.Verb, "--help")
+		if code != 0 || !strings.Contains(out, sd.Long) {
+			t.Errorf("%s %s --help: code %d, lacks the step's help:\n%s", sd.Name, sd.Verb, code, out)
+		}
 	}
 }
