@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	spkscheme "github.com/spklab/spklab/spk/scheme"
 	"net"
 	"net/netip"
 	"os"
@@ -56,7 +57,7 @@ type rig struct {
 }
 
 func newRig(t *testing.T) *rig {
-	scheme, err := controller.Scheme()
+	scheme, err := spkscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

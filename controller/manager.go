@@ -2,15 +2,12 @@ package controller
 
 import (
 	"fmt"
+	spkscheme "github.com/spklab/spklab/spk/scheme"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	"github.com/spklab/spklab/spk"
 )
 
 // ManagerOptions are the process-level settings of spk-controller.
@@ -32,24 +29,12 @@ type ManagerOptions struct {
 // LeaderElectionID names the Lease the controllers compete for.
 const LeaderElectionID = "spk-controller.spklab.io"
 
-// Scheme is the Kubernetes built-in types plus the SPK CRs.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering the built-in types: %w", err)
-	}
-	if err := spk.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering the SPK types: %w", err)
-	}
-	return s, nil
-}
-
 // NewManager builds a manager running the spk controller.
 func NewManager(cfg *rest.Config, opts Options, m ManagerOptions) (ctrl.Manager, *Reconciler, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, nil, err
 	}
-	scheme, err := Scheme()
+	scheme, err := spkscheme.New()
 	if err != nil {
 		return nil, nil, err
 	}

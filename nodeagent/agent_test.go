@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"fmt"
+	spkscheme "github.com/spklab/spklab/spk/scheme"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -160,7 +161,7 @@ func startAPIServer(t *testing.T) *kubetest.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scheme, err := Scheme()
+	scheme, err := spkscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

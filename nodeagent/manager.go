@@ -2,19 +2,16 @@ package nodeagent
 
 import (
 	"fmt"
+	spkscheme "github.com/spklab/spklab/spk/scheme"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-
-	"github.com/spklab/spklab/spk"
 )
 
 // ManagerOptions are the process-level settings of spk-node.
@@ -22,18 +19,6 @@ type ManagerOptions struct {
 	// HealthProbeAddr serves /healthz and /readyz ("" or "0" = off). The
 	// agent runs in the host network, so the port must be free on the node.
 	HealthProbeAddr string
-}
-
-// Scheme is the Kubernetes built-in types plus the SPK CRs.
-func Scheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering the built-in types: %w", err)
-	}
-	if err := spk.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("registering the SPK types: %w", err)
-	}
-	return s, nil
 }
 
 // CacheOptions keep only the node's own pods in the cache (a field
@@ -55,7 +40,7 @@ func NewManager(cfg *rest.Config, opts Options, m ManagerOptions) (ctrl.Manager,
 	if opts.NodeName == "" {
 		return nil, nil, fmt.Errorf("nodeagent: NodeName is empty")
 	}
-	scheme, err := Scheme()
+	scheme, err := spkscheme.New()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"context"
 	"errors"
+	spkscheme "github.com/spklab/spklab/spk/scheme"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 // retries it (an error for the work queue's backoff), and records the
 // recovery; the netlink side is replaced by what InNetns returns.
 func TestReconcileReportsApplyFailures(t *testing.T) {
-	scheme, err := Scheme()
+	scheme, err := spkscheme.New()
 	if err != nil {
 		t.Fatal(err)
 	}

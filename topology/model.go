@@ -164,6 +164,15 @@ func (t *Topology) VLANByTag(network string, tag int) *VLAN {
 	return nil
 }
 
+// TaggedVLANSubnets are the IPv4 and IPv6 subnets of the TMM VLAN with that
+// tag on the network (zero prefixes when there is none).
+func (t *Topology) TaggedVLANSubnets(network string, tag int) (netip.Prefix, netip.Prefix) {
+	if v := t.VLANByTag(network, tag); v != nil {
+		return t.VLANSubnets(*v)
+	}
+	return netip.Prefix{}, netip.Prefix{}
+}
+
 // BGPVLAN returns the VLAN the TMM's BGP neighbors are on: the first VLAN
 // whose subnet holds the first neighbor, else the first non-internal VLAN.
 func (t *Topology) BGPVLAN() *VLAN {

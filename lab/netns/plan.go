@@ -221,7 +221,7 @@ func (p *plan) router(t *topology.Topology) error {
 		if !ok {
 			return fmt.Errorf("router VLAN %d on %s: the router has no untagged interface on %s to carry it", ri.VLAN, ri.Network, ri.Network)
 		}
-		s4, s6 := vlanSubnets(t, ri.Network, ri.VLAN)
+		s4, s6 := t.TaggedVLANSubnets(ri.Network, ri.VLAN)
 		what := fmt.Sprintf("router interface on %s VLAN %d", ri.Network, ri.VLAN)
 		addrs, err := hostAddrs(what, ri.IPv4, ri.IPv6, s4, s6)
 		if err != nil {
@@ -246,14 +246,6 @@ func (p *plan) router(t *topology.Topology) error {
 	}
 	p.hosts = append(p.hosts, h)
 	return nil
-}
-
-// vlanSubnets are the subnets of the TMM VLAN with that tag on the network.
-func vlanSubnets(t *topology.Topology, network string, tag int) (netip.Prefix, netip.Prefix) {
-	if v := t.VLANByTag(network, tag); v != nil {
-		return t.VLANSubnets(*v)
-	}
-	return netip.Prefix{}, netip.Prefix{}
 }
 
 // routerRoutes stand in for BGP when the TMMs do not speak it: every VIP via
@@ -433,7 +425,7 @@ func (p *plan) workers(t *topology.Topology) error {
 			}
 			s4, s6 := n.Subnets()
 			if a.VLAN != 0 {
-				s4, s6 = vlanSubnets(t, n.Name, a.VLAN)
+				s4, s6 = t.TaggedVLANSubnets(n.Name, a.VLAN)
 			}
 			addrs, err := hostAddrs("node "+node+" on "+n.Name, na.IPv4, na.IPv6, s4, s6)
 			if err != nil {

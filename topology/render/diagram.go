@@ -51,7 +51,7 @@ func networkMembers(t *topology.Topology, n topology.Network) []member {
 		iface := ""
 		if ri.VLAN != 0 {
 			iface = "vlan " + strconv.Itoa(ri.VLAN)
-			s4, s6 = tagSubnets(t, n.Name, ri.VLAN)
+			s4, s6 = t.TaggedVLANSubnets(n.Name, ri.VLAN)
 		}
 		out = append(out, member{kind: "router", name: t.RouterContainer(), iface: iface,
 			v4: withLen(ri.IPv4, s4), v6: withLen(ri.IPv6, s6)})
@@ -87,16 +87,9 @@ func networkMembers(t *topology.Topology, n topology.Network) []member {
 // or those of the TMM VLAN the attachment is tagged with.
 func attachSubnets(t *topology.Topology, n topology.Network) (netip.Prefix, netip.Prefix) {
 	if n.Attach != nil && n.Attach.VLAN != 0 {
-		return tagSubnets(t, n.Name, n.Attach.VLAN)
+		return t.TaggedVLANSubnets(n.Name, n.Attach.VLAN)
 	}
 	return n.Subnets()
-}
-
-func tagSubnets(t *topology.Topology, network string, tag int) (netip.Prefix, netip.Prefix) {
-	if v := t.VLANByTag(network, tag); v != nil {
-		return t.VLANSubnets(*v)
-	}
-	return netip.Prefix{}, netip.Prefix{}
 }
 
 // withLen appends the prefix length of p to addr when p holds it.
