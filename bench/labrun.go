@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/internal/cmdrun"
 	"math"
 	"net/netip"
 	"os/exec"
@@ -149,20 +150,6 @@ func bringUp(ctx context.Context, lab *netns.Lab, env *Env) error {
 // enough for round robin and the router's ECMP hash to use every path.
 const warmUpRequests = 16
 
-// execIn runs argv in namespace ns (ip netns exec, which execs argv, so
-// cancelling ctx kills the program itself) with separate stdout and stderr.
-func execIn(ctx context.Context, ns string, argv ...string) (stdout, stderr []byte, err error) {
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
-	if err != nil {
-		err = fmt.Errorf("%s in %s: %w: %s", strings.Join(argv, " "), ns, err, firstLines(e.String()+o.String(), 3))
-	}
-	return o.Bytes(), e.Bytes(), err
-}
-
 // seconds rounds a duration up to whole seconds (wrk and iperf3 take them).
 func seconds(d time.Duration) int { return max(1, int(math.Ceil(d.Seconds()))) }
 
@@ -195,7 +182,7 @@ func iperfOnce(ctx context.Context, env *Env, name string) Result {
 	secs := seconds(env.Duration)
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
 	defer cancel()
-	out, _, err := execIn(cctx, env.Lab.ClientNS(), "iperf3", "-c", env.Iperf.Addr().String(), "-p", strconv.Itoa(int(env.Iperf.Port())),
+	out, err := cmdrun.Netns(env.Lab.ClientNS()).Run(cctx, "iperf3", "-c", env.Iperf.Addr().String(), "-p", strconv.Itoa(int(env.Iperf.Port())),
 		"-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000")
 	env.keep(name+".json", out)
 	r, perr := ParseIperf3(out)
@@ -276,7 +263,7 @@ func runWrk(ctx context.Context, env *Env, name string, closeEach bool) (WrkResu
 	argv = append(argv, "http://"+env.HTTP.String()+"/")
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
 	defer cancel()
-	out, _, err := execIn(cctx, env.Lab.ClientNS(), argv...)
+	out, err := cmdrun.Netns(env.Lab.ClientNS()).Run(cctx, argv...)
 	env.keep(name+".txt", out)
 	if err != nil {
 		return WrkResult{}, err

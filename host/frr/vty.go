@@ -1,11 +1,11 @@
 package frr
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/internal/cmdrun"
 	"os/exec"
 	"slices"
 	"strings"
@@ -15,37 +15,19 @@ import (
 // container) and returns its standard output. argv[0] is the program.
 type Exec func(ctx context.Context, argv ...string) ([]byte, error)
 
-// Command returns an Exec that runs prefix followed by argv on this host:
-// Command() runs argv as is, Command("ip", "netns", "exec", "router") runs it
-// in a namespace, Command("docker", "exec", "infra-frr-1") in a container.
-// A failing command's error carries what it printed.
+// Command returns an Exec that runs prefix followed by argv on this host
+// (through cmdrun): Command() runs argv as is, Command("ip", "netns",
+// "exec", "router") runs it in a namespace, Command("docker", "exec",
+// "infra-frr-1") in a container. A failing command's error carries what it
+// printed; a missing vtysh is ErrNotInstalled.
 func Command(prefix ...string) Exec {
-	prefix = slices.Clone(prefix)
+	run := cmdrun.Cmd{Where: strings.Join(prefix, " "), Prefix: slices.Clone(prefix)}
 	return func(ctx context.Context, argv ...string) ([]byte, error) {
-		full := append(slices.Clone(prefix), argv...)
-		if len(full) == 0 {
-			return nil, errors.New("exec: no command")
-		}
-		cmd := exec.CommandContext(ctx, full[0], full[1:]...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		if err == nil {
-			return stdout.Bytes(), nil
-		}
-		if errors.Is(err, exec.ErrNotFound) && full[0] == "vtysh" {
+		out, err := run.Run(ctx, argv...)
+		if err != nil && errors.Is(err, exec.ErrNotFound) && len(run.Prefix) == 0 && len(argv) > 0 && argv[0] == "vtysh" {
 			return nil, fmt.Errorf("%w: vtysh (Debian package frr: apt-get install frr): %v", ErrNotInstalled, err)
 		}
-		// vtysh prints its complaints ("% Unknown command", "bgpd is not
-		// running") on either stream.
-		said := strings.TrimSpace(stderr.String() + "\n" + stdout.String())
-		if len(said) > 500 {
-			said = said[:500] + "…"
-		}
-		if said != "" {
-			err = fmt.Errorf("%w: %s", err, said)
-		}
-		return stdout.Bytes(), fmt.Errorf("%s: %w", strings.Join(full, " "), err)
+		return out, err
 	}
 }
 

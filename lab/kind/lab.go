@@ -10,8 +10,11 @@ package kind
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/spklab/spklab/internal/cmdrun"
 	"log/slog"
+	osexec "os/exec"
 	"strings"
 
 	dockerclient "github.com/docker/docker/client"
@@ -131,7 +134,13 @@ func run(ctx context.Context, n nodes.Node, stdin []byte, name string, args ...s
 		cmd.SetStdin(bytes.NewReader(stdin))
 	}
 	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s: %s %s: %w: %s", n, name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		code := -1
+		var exitErr *osexec.ExitError
+		if errors.As(err, &exitErr) {
+			code = exitErr.ExitCode()
+		}
+		return out.String(), &cmdrun.Error{Where: "node " + n.String(), Argv: append([]string{name}, args...),
+			ExitCode: code, Stdout: out.String(), Stderr: errb.String(), Err: err}
 	}
 	return out.String(), nil
 }

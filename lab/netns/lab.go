@@ -11,13 +11,12 @@ package netns
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/spklab/spklab/internal/cmdrun"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
@@ -171,18 +170,11 @@ func (l *Lab) PodNamespaces(tenant string) []string {
 	return out
 }
 
-// Exec runs argv inside the named namespace (ip netns exec) and returns its
-// combined output; the error names the command and carries the output.
+// Exec runs argv inside the named namespace (ip netns exec, through
+// cmdrun) and returns its standard output; the error names the namespace
+// and the command and carries what it printed.
 func (l *Lab) Exec(ctx context.Context, ns string, argv ...string) ([]byte, error) {
-	if len(argv) == 0 {
-		return nil, errors.New("exec: no command")
-	}
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("ip netns exec %s %s: %w: %s", ns, strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
-	}
-	return out, nil
+	return cmdrun.Netns(ns).Run(ctx, argv...)
 }
 
 // tmmBinary resolves the spk-tmm program.
