@@ -27,14 +27,19 @@ type ContainerSpec struct {
 	CapAdd     []string
 	Binds      []string          // host:container[:ro]
 	Sysctls    map[string]string // namespaced ones (net.*)
+	Privileged bool
+	// NoNetwork gives the container no network at all (network mode none).
+	NoNetwork bool
 }
 
 // ContainerCreate creates (but does not start) a container and returns its ID.
 func (c *Client) ContainerCreate(ctx context.Context, s ContainerSpec) (string, error) {
 	cfg := &container.Config{Image: s.Image, Cmd: s.Cmd, Entrypoint: s.Entrypoint, Env: s.Env, Labels: s.Labels, User: s.User, Hostname: s.Hostname}
-	host := &container.HostConfig{CapAdd: s.CapAdd, Binds: s.Binds, Sysctls: s.Sysctls}
+	host := &container.HostConfig{CapAdd: s.CapAdd, Binds: s.Binds, Sysctls: s.Sysctls, Privileged: s.Privileged}
 	var netCfg *network.NetworkingConfig
-	if s.Network != "" {
+	if s.NoNetwork {
+		cfg.NetworkDisabled, host.NetworkMode = true, "none"
+	} else if s.Network != "" {
 		host.NetworkMode = container.NetworkMode(s.Network)
 		ep := &network.EndpointSettings{}
 		if s.IP.IsValid() {

@@ -20,13 +20,24 @@ type Client struct {
 
 // New connects to the daemon named by the environment (DOCKER_HOST, else
 // the local socket) and negotiates the API version on first use.
-func New() (*Client, error) {
-	api, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+func New() (*Client, error) { return NewAt("") }
+
+// NewAt connects to the daemon at host (e.g. unix:///var/run/docker.sock);
+// "" is New's daemon.
+func NewAt(host string) (*Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	api, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	return &Client{api: api}, nil
 }
+
+// DaemonHost is where the client talks to the daemon.
+func (c *Client) DaemonHost() string { return c.api.DaemonHost() }
 
 // Wrap uses an SDK client that already exists (one connection for a
 // caller that also talks to the SDK directly); Close closes it.
@@ -52,6 +63,36 @@ func (c *Client) Ping(ctx context.Context) (Version, error) {
 		return Version{}, fmt.Errorf("docker version: %w", err)
 	}
 	return Version{Server: v.Version, APIVersion: c.api.ClientVersion(), OS: v.Os, Arch: v.Arch}, nil
+}
+
+// DaemonInfo is what the daemon says about its setup.
+type DaemonInfo struct {
+	Host           string // where the client talks to it
+	ServerVersion  string
+	APIVersion     string // negotiated
+	RootDir        string
+	DefaultRuntime string
+	Runtimes       map[string]string // name → path
+	CgroupVersion  string
+}
+
+// Info reads the daemon's version, root dir, runtimes and cgroup version.
+func (c *Client) Info(ctx context.Context) (DaemonInfo, error) {
+	f := DaemonInfo{Host: c.api.DaemonHost()}
+	info, err := c.api.Info(ctx)
+	if err != nil {
+		return f, fmt.Errorf("docker info at %s: %w", f.Host, err)
+	}
+	f.ServerVersion = info.ServerVersion
+	f.APIVersion = c.api.ClientVersion()
+	f.RootDir = info.DockerRootDir
+	f.DefaultRuntime = info.DefaultRuntime
+	f.CgroupVersion = info.CgroupVersion
+	f.Runtimes = map[string]string{}
+	for name, r := range info.Runtimes {
+		f.Runtimes[name] = r.Path
+	}
+	return f, nil
 }
 
 // IsNotFound reports whether err says an object (image, container,

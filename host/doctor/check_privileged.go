@@ -139,7 +139,7 @@ func runProbe(ctx context.Context, h *host, binary string) (string, error) {
 	}
 	sum := sha256.Sum256(data)
 	inputs := hex.EncodeToString(sum[:8])
-	have, found, err := h.docker.imageLabel(ctx, ProbeImage, labelInputs)
+	have, found, err := probeLabel(ctx, h.docker, ProbeImage, labelInputs)
 	if err != nil {
 		return "", err
 	}
@@ -149,12 +149,12 @@ func runProbe(ctx context.Context, h *host, binary string) (string, error) {
 			"LABEL " + labelImage + "=doctor-probe",
 			"LABEL " + labelInputs + "=" + inputs,
 		}
-		if err := h.docker.importFile(ctx, ProbeImage, runcwrap.ProbeName, data, changes); err != nil {
+		if err := importProbe(ctx, h.docker, ProbeImage, runcwrap.ProbeName, data, changes); err != nil {
 			return "", err
 		}
 		h.log.Info("made the probe image", "image", ProbeImage, "from", binary)
 	}
-	return h.docker.runPrivileged(ctx, ProbeImage, map[string]string{labelDoctor: "probe"})
+	return runPrivileged(ctx, h.docker, ProbeImage, map[string]string{labelDoctor: "probe"})
 }
 
 // checkStatic refuses a dynamically linked probe: the image holds nothing

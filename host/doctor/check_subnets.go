@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/spklab/spklab/host/docker"
 	"io"
 	"net/netip"
 	"os"
@@ -144,7 +145,7 @@ func (c clash) String() string {
 //     only the lab's containers see those addresses, so the host keeps its
 //     route; lab containers cannot reach the host's neighbours there — that
 //     blocks only when the host's DNS server is among them.
-func findClashes(lab []labSubnet, routes []hostRoute, nets []dockerNetwork, dns []netip.Addr) []clash {
+func findClashes(lab []labSubnet, routes []hostRoute, nets []docker.Network, dns []netip.Addr) []clash {
 	labNets := map[string][]netip.Prefix{}
 	for _, l := range lab {
 		if l.Docker != "" {
@@ -222,10 +223,10 @@ func checkSubnets(ctx context.Context, h *host) Result {
 	if err != nil {
 		return notChecked(err)
 	}
-	var nets []dockerNetwork
+	var nets []docker.Network
 	dockerNote := ""
 	if h.dockerOK(ctx) {
-		if nets, err = h.docker.networks(ctx); err != nil {
+		if nets, err = h.docker.Networks(ctx); err != nil {
 			return notChecked(err)
 		}
 	} else {

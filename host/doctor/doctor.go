@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/host/docker"
 	"log/slog"
 	"time"
 
@@ -160,8 +161,8 @@ type host struct {
 	cfg    Config
 	log    *slog.Logger
 	topo   *topology.Topology
-	docker *dockerAPI
-	facts  dockerFacts
+	docker *docker.Client
+	facts  docker.DaemonInfo
 	// dockerErr is why docker is not usable ("" facts then).
 	dockerErr error
 	tried     bool
@@ -171,14 +172,14 @@ type host struct {
 func (h *host) connect(ctx context.Context) {
 	h.tried = true
 	if h.docker == nil {
-		d, err := newDockerAPI(h.cfg.DockerHost)
+		d, err := docker.NewAt(h.cfg.DockerHost)
 		if err != nil {
 			h.dockerErr = err
 			return
 		}
 		h.docker = d
 	}
-	h.facts, h.dockerErr = h.docker.Facts(ctx)
+	h.facts, h.dockerErr = daemonFacts(ctx, h.docker)
 }
 
 // dockerOK connects on first use and reports whether docker answers.

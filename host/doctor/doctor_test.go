@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/spklab/spklab/host/docker"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -100,15 +101,6 @@ func TestSmallParsers(t *testing.T) {
 	if msg != "runc: unable to apply caps: operation not permitted" {
 		t.Errorf("dockerMessage = %q", msg)
 	}
-	if got := bridgeName("bridge", "53d7c4ee2723abcdef", nil); got != "docker0" {
-		t.Error(got)
-	}
-	if got := bridgeName("kind", "0123456789abcdef", nil); got != "br-0123456789ab" {
-		t.Error(got)
-	}
-	if got := bridgeName("x", "0123456789abcdef", map[string]string{"com.docker.network.bridge.name": "lab0"}); got != "lab0" {
-		t.Error(got)
-	}
 }
 
 func TestPlanDockerStart(t *testing.T) {
@@ -163,12 +155,12 @@ func TestFindClashes(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		routes []hostRoute
-		nets   []dockerNetwork
+		nets   []docker.Network
 		dns    []netip.Addr
 		want   []want
 	}{
 		{"clean host", []hostRoute{{pfx("172.17.0.0/16"), "docker0"}, {pfx("fe80::/64"), "eth0"}},
-			[]dockerNetwork{{Name: "bridge", Driver: "bridge", Subnets: []netip.Prefix{pfx("172.17.0.0/16")}, Bridge: "docker0"}}, dns, nil},
+			[]docker.Network{{Name: "bridge", Driver: "bridge", Subnets: []netip.Prefix{pfx("172.17.0.0/16")}, Bridge: "docker0"}}, dns, nil},
 		{"host LAN on external-net (this VM)", []hostRoute{{pfx("192.0.2.0/24"), "eth0"}}, nil, dns,
 			[]want{{"external-net (macvlan docker network external-net) 192.0.2.0/24 overlaps host route 192.0.2.0/24 dev eth0", false}}},
 		{"host DNS inside the clash", []hostRoute{{pfx("192.0.2.0/24"), "eth0"}}, nil, []netip.Addr{netip.MustParseAddr("192.0.2.53")},
@@ -179,19 +171,19 @@ func TestFindClashes(t *testing.T) {
 			[]want{{"the pod subnet (cluster.podSubnet) 10.244.0.0/16 overlaps host route 10.0.0.0/8 dev tun0", false},
 				{"the service subnet (cluster.serviceSubnet) 10.96.0.0/16 overlaps host route 10.0.0.0/8 dev tun0", false}}},
 		{"someone else's docker network", nil,
-			[]dockerNetwork{{Name: "other", Driver: "bridge", Subnets: []netip.Prefix{pfx("198.51.100.0/25")}, Bridge: "br-0123"}}, dns,
+			[]docker.Network{{Name: "other", Driver: "bridge", Subnets: []netip.Prefix{pfx("198.51.100.0/25")}, Bridge: "br-0123"}}, dns,
 			[]want{{"client-net (bridge docker network infra_client-net) 198.51.100.0/24 overlaps docker network other (198.51.100.0/25)", true}}},
 		{"docker network on the pod subnet", nil,
-			[]dockerNetwork{{Name: "pods-too", Driver: "bridge", Subnets: []netip.Prefix{pfx("10.244.1.0/24")}}}, dns,
+			[]docker.Network{{Name: "pods-too", Driver: "bridge", Subnets: []netip.Prefix{pfx("10.244.1.0/24")}}}, dns,
 			[]want{{"the pod subnet (cluster.podSubnet) 10.244.0.0/16 overlaps docker network pods-too (10.244.1.0/24)", false}}},
 		{"the lab's own networks and their routes", []hostRoute{{pfx("198.51.100.0/24"), "br-aaaaaaaaaaaa"}, {pfx("172.18.0.0/16"), "br-bbbbbbbbbbbb"}},
-			[]dockerNetwork{
+			[]docker.Network{
 				{Name: "infra_client-net", Driver: "bridge", Subnets: []netip.Prefix{pfx("198.51.100.0/24"), pfx("2001::198:51:100:0/112")}, Bridge: "br-aaaaaaaaaaaa"},
 				{Name: "external-net", Driver: "macvlan", Subnets: []netip.Prefix{pfx("192.0.2.0/24"), pfx("2001::192:0:2:0/112")}},
 				{Name: "kind", Driver: "bridge", Subnets: []netip.Prefix{pfx("172.18.0.0/16"), pfx(KindNetworkIPv6)}, Bridge: "br-bbbbbbbbbbbb"},
 			}, dns, nil},
 		{"a lab network left with other subnets", nil,
-			[]dockerNetwork{{Name: "egress-net", Driver: "macvlan", Subnets: []netip.Prefix{pfx("10.1.0.0/24")}}}, dns,
+			[]docker.Network{{Name: "egress-net", Driver: "macvlan", Subnets: []netip.Prefix{pfx("10.1.0.0/24")}}}, dns,
 			[]want{{"docker network egress-net 198.18.100.0/24 overlaps the existing docker network egress-net with [10.1.0.0/24]", true},
 				{"docker network egress-net 2001::198:18:100:0/112 overlaps the existing docker network egress-net with [10.1.0.0/24]", true}}},
 	} {
@@ -426,10 +418,10 @@ func TestRealRuncRefusesTheWrapperDir(t *testing.T) {
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := realRunc(dockerFacts{Runtimes: map[string]string{"runc": fake}}, "/usr/local/libexec/spklab"); err != nil || p != fake {
+	if p, err := realRunc(docker.DaemonInfo{Runtimes: map[string]string{"runc": fake}}, "/usr/local/libexec/spklab"); err != nil || p != fake {
 		t.Errorf("%q %v", p, err)
 	}
-	if _, err := realRunc(dockerFacts{Runtimes: map[string]string{"runc": fake}}, dir); err == nil {
+	if _, err := realRunc(docker.DaemonInfo{Runtimes: map[string]string{"runc": fake}}, dir); err == nil {
 		t.Error("accepted a runc inside the wrapper's directory")
 	}
 }

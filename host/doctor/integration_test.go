@@ -5,15 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"github.com/spklab/spklab/host/docker"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/spklab/spklab/host/doctor/daemonconf"
 	"github.com/spklab/spklab/host/doctor/runcwrap"
@@ -22,15 +22,15 @@ import (
 
 // requireDocker returns facts about the local dockerd, skipping (failing in
 // CI, which starts dockerd) when none answers.
-func requireDocker(t *testing.T) (*dockerAPI, dockerFacts) {
+func requireDocker(t *testing.T) (*docker.Client, docker.DaemonInfo) {
 	t.Helper()
 	testenv.RequireRoot(t)
-	d, err := newDockerAPI("")
+	d, err := docker.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	f, err := d.Facts(context.Background())
+	f, err := daemonFacts(context.Background(), d)
 	if err != nil {
 		if testenv.InCI() {
 			t.Fatalf("needs a running dockerd (CI starts one): %v", err)
@@ -179,12 +179,12 @@ func TestPrivilegedFixIsIdempotentAndUndoable(t *testing.T) {
 	if backup := stateOf(t, daemonJSON+BackupSuffix); backup == nil || string(backup.data) != string(original) {
 		t.Errorf("backup %v, want the original", backup)
 	}
-	dk, err := newDockerAPI("")
+	dk, err := docker.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dk.Close()
-	now, err := dk.Facts(ctx)
+	now, err := daemonFacts(ctx, dk)
 	if err != nil || now.DefaultRuntime != WrapperRuntime || now.Runtimes[WrapperRuntime] != filepath.Join(InstallDir, runcwrap.WrapperName) {
 		t.Fatalf("dockerd after --fix: %+v %v", now, err)
 	}
@@ -245,7 +245,7 @@ func TestPrivilegedFixIsIdempotentAndUndoable(t *testing.T) {
 	if stateOf(t, daemonJSON+BackupSuffix) != nil {
 		t.Error("backup left after an exact restore")
 	}
-	if now, err := dk.Facts(ctx); err != nil || now.DefaultRuntime != daemonconf.StockRuntime {
+	if now, err := daemonFacts(ctx, dk); err != nil || now.DefaultRuntime != daemonconf.StockRuntime {
 		t.Errorf("dockerd after undo: default runtime %q, %v", now.DefaultRuntime, err)
 	}
 	if affected {
@@ -272,17 +272,17 @@ func TestSubnetClashWithADockerNetwork(t *testing.T) {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	name := "spkt-doctor-clash-" + hex.EncodeToString(b)
-	created, err := d.api.NetworkCreate(ctx, name, network.CreateOptions{
-		Driver:  "bridge",
+	created, err := d.NetworkCreate(ctx, docker.NetworkSpec{
+		Name:    name,
 		Options: map[string]string{"com.docker.network.bridge.inhibit_ipv4": "true"},
-		IPAM:    &network.IPAM{Config: []network.IPAMConfig{{Subnet: "198.51.100.0/24"}}},
+		Subnet:  netip.MustParsePrefix("198.51.100.0/24"),
 		Labels:  map[string]string{labelDoctor: "test"},
 	})
 	if err != nil {
 		t.Fatalf("creating %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		if err := d.api.NetworkRemove(context.Background(), created.ID); err != nil && !strings.Contains(err.Error(), "not found") {
+		if err := d.NetworkRemove(context.Background(), created); err != nil {
 			t.Errorf("removing %s: %v", name, err)
 		}
 	})
@@ -297,7 +297,7 @@ func TestSubnetClashWithADockerNetwork(t *testing.T) {
 	if r.Status != StatusFail || !r.Blocking || !strings.Contains(r.Finding, want) || !strings.Contains(r.Explanation, "docker network rm "+name) {
 		t.Errorf("subnets with %s present: %+v", name, r)
 	}
-	if err := d.api.NetworkRemove(ctx, created.ID); err != nil {
+	if err := d.NetworkRemove(ctx, created); err != nil {
 		t.Fatal(err)
 	}
 	rep, err = Run(ctx, Config{Only: []string{CheckSubnets}})

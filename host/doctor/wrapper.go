@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spklab/spklab/host/docker"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -133,7 +134,7 @@ func (h *host) reload(ctx context.Context, d dockerd, want string) (string, erro
 
 // realRunc is the runc dockerd would run without the wrapper, as an
 // absolute path outside the wrapper's directory.
-func realRunc(facts dockerFacts, installDir string) (string, error) {
+func realRunc(facts docker.DaemonInfo, installDir string) (string, error) {
 	p := facts.Runtimes[daemonconf.StockRuntime]
 	if p == "" {
 		p = "runc"
