@@ -154,12 +154,12 @@ func runBringUp(env *Env, specBringUp, specReady Spec) []Sample {
 	var out []Sample
 	var total time.Duration
 	for _, s := range steps {
-		name := s.Name
+		name := s.Step
 		if name == netns.TMMBinaryName || name == kernelStep {
 			name = "data plane"
 		}
-		out = append(out, Sample{Spec{Name: "bring-up: " + name, Unit: "ms", Better: Lower}, Result{Value: ms(s.Took)}})
-		total += s.Took
+		out = append(out, Sample{Spec{Name: "bring-up: " + name, Unit: "ms", Better: Lower}, Result{Value: ms(s.Duration)}})
+		total += s.Duration
 	}
 	return append(out,
 		Sample{specBringUp, Result{Value: ms(total)}},

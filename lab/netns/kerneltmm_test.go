@@ -131,7 +131,7 @@ func TestKernelDataplane(t *testing.T) {
 	}
 	checkStaticRouter(t, l)
 	steps := l.StepTimes()
-	if len(steps) != 11 || steps[len(steps)-2].Name != "kernel data plane" {
+	if len(steps) != 11 || steps[len(steps)-2].Step != "kernel data plane" {
 		t.Errorf("step times %+v", steps)
 	}
 	if _, err := os.Stat(filepath.Join(l.CRDir(), ExtraCRFile)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/spklab/spklab/internal/cmdrun"
+	"github.com/spklab/spklab/lab/steps"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -65,7 +66,7 @@ type Lab struct {
 	// kernel is set with DataplaneKernel: each replica's ruleset.
 	kernel []kernelTMM
 	// steps are the step times of the last Up.
-	steps []StepTime
+	steps []steps.Result
 }
 
 // New checks the topology and derives the lab from it. Nothing is touched

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/spklab/spklab/host/hosttools"
+	"github.com/spklab/spklab/lab/steps"
 	"os"
 	"time"
 
@@ -33,7 +34,7 @@ func (l *Lab) Up(ctx context.Context) error {
 		}
 		dataplane.name, dataplane.run = "spk-tmm", func(ctx context.Context) error { return l.upTMM(ctx, tmm) }
 	}
-	steps := []struct {
+	upSteps := []struct {
 		name string
 		run  func(context.Context) error
 	}{
@@ -50,7 +51,7 @@ func (l *Lab) Up(ctx context.Context) error {
 		{"BGP converged", l.upConverged},
 	}
 	l.steps = nil
-	for _, s := range steps {
+	for _, s := range upSteps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -58,7 +59,7 @@ func (l *Lab) Up(ctx context.Context) error {
 		if err := s.run(ctx); err != nil {
 			return fmt.Errorf("netns lab %s: %s: %w", l.plan.cluster, s.name, err)
 		}
-		l.steps = append(l.steps, StepTime{Name: s.name, Took: time.Since(t0)})
+		l.steps = append(l.steps, steps.Result{Step: s.name, Action: steps.Applied, Duration: time.Since(t0)})
 		l.log.Debug("netns lab step done", "cluster", l.plan.cluster, "step", s.name, "took", time.Since(t0))
 	}
 	l.log.Info("netns lab up", "cluster", l.plan.cluster, "namespaces", len(l.plan.hosts)+1, "pods", len(l.plan.pods), "took", time.Since(start).Round(time.Millisecond))
@@ -82,15 +83,10 @@ func (l *Lab) upRunDir(context.Context) error {
 	return l.writeExtraCRs()
 }
 
-// StepTime is how long one step of Up took.
-type StepTime struct {
-	Name string        `json:"name"`
-	Took time.Duration `json:"took"`
-}
-
 // StepTimes are the steps of the last Up, in order, with their durations
-// (only the steps that finished).
-func (l *Lab) StepTimes() []StepTime { return append([]StepTime(nil), l.steps...) }
+// (only the steps that finished), as the step runner reports the kind
+// lab's: one step result type for both runtimes.
+func (l *Lab) StepTimes() []steps.Result { return append([]steps.Result(nil), l.steps...) }
 
 func (l *Lab) upNamespaces(context.Context) error {
 	if err := prepareNetnsDir(); err != nil {
