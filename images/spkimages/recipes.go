@@ -1,6 +1,9 @@
 package spkimages
 
-import "github.com/spklab/spklab/host/docker"
+import (
+	"github.com/spklab/spklab/host/docker"
+	"github.com/spklab/spklab/topology/render"
+)
 
 // aptInstall installs Debian packages and leaves no apt lists behind.
 func aptInstall(pkgs string) string {
@@ -38,40 +41,6 @@ var frrRecipe = recipe{
 
 // --- client and app ---------------------------------------------------------
 
-// nginxConf is the netns lab's nginx site in container form: /txt returns
-// the client address nginx sees (how SNAT is observed); / answers
-// "pod <host name> node <node>" as the netns lab's pods do (in a pod the
-// host name is the pod's name; the entrypoint fills in SPKLAB_NODE).
-const nginxConf = `# spklab client / app nginx.
-daemon off;
-user www-data;
-worker_processes 1;
-pid /run/nginx.pid;
-error_log /dev/stderr notice;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log /dev/stdout;
-    default_type text/plain;
-
-    server {
-        listen 80;
-        listen [::]:80;
-        # The client address as this server sees it (how SNAT is observed).
-        location = /txt {
-            return 200 "$remote_addr\n";
-        }
-        location / {
-            add_header X-Pod $hostname always;
-            return 200 "pod $hostname node @SPKLAB_NODE@\n";
-        }
-    }
-}
-`
-
 // clientEntrypoint puts the node name (SPKLAB_NODE, from the downward API
 // in a pod) into nginx's answer, routes through the lab router instead of
 // docker's gateway when compose says where it is (SPKLAB_GATEWAY_V4/V6;
@@ -88,18 +57,28 @@ fi
 exec "$@"
 `
 
-var clientRecipe = recipe{
-	dockerfile: aptInstall("nginx-light curl iproute2 iputils-ping ca-certificates") +
-		"COPY nginx.conf /etc/nginx/nginx.conf\n" +
-		"COPY spklab-client /usr/local/bin/spklab-client\n" +
-		"RUN nginx -t\n" +
-		"EXPOSE 80\n" +
-		"ENTRYPOINT [\"/usr/local/bin/spklab-client\"]\n" +
-		"CMD [\"nginx\"]\n",
-	files: []docker.File{
-		{Name: "nginx.conf", Data: []byte(nginxConf)},
-		{Name: "spklab-client", Mode: 0o755, Data: []byte(clientEntrypoint)},
-	},
+// clientRecipe is the client and app image: the lab's nginx site
+// (render.NginxConf) in container form, where / answers "pod <host name>
+// node <node>" as the netns lab's pods do (in a pod the host name is the
+// pod's name; the entrypoint fills in SPKLAB_NODE).
+func clientRecipe() (recipe, error) {
+	conf, err := render.NginxConf(render.NginxSite{Body: "pod $hostname node @SPKLAB_NODE@\n", PodHeader: "$hostname"})
+	if err != nil {
+		return recipe{}, err
+	}
+	return recipe{
+		dockerfile: aptInstall("nginx-light curl iproute2 iputils-ping ca-certificates") +
+			"COPY nginx.conf /etc/nginx/nginx.conf\n" +
+			"COPY spklab-client /usr/local/bin/spklab-client\n" +
+			"RUN nginx -t\n" +
+			"EXPOSE 80\n" +
+			"ENTRYPOINT [\"/usr/local/bin/spklab-client\"]\n" +
+			"CMD [\"nginx\"]\n",
+		files: []docker.File{
+			{Name: "nginx.conf", Data: conf},
+			{Name: "spklab-client", Mode: 0o755, Data: []byte(clientEntrypoint)},
+		},
+	}, nil
 }
 
 // --- syslog -----------------------------------------------------------------

@@ -96,6 +96,10 @@ func Images(o Options) ([]images.Image, error) {
 		aptRoot = "/"
 	}
 	bins := &binaries{srcDir: o.SrcDir, binDir: binDir, version: o.Version}
+	clientRecipe, err := clientRecipe()
+	if err != nil {
+		return nil, err
+	}
 	imgs := []images.Image{
 		debianImage(refs.Debian, aptRoot),
 		aptImage(FRR, refs.Router, "the external router (FRR 8.4, BGP with the TMMs); /etc/frr mounted from frr/", frrRecipe),

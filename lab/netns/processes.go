@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"fmt"
+	"github.com/spklab/spklab/topology/render"
 	"net"
 	"net/netip"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"text/template"
 	"time"
 
 	"github.com/spklab/spklab/host/proc"
@@ -96,59 +96,21 @@ func (p labProcess) died(logs ...string) error {
 	return fmt.Errorf("%s in %s exited right after starting (%s)", p.name, p.ns, strings.Join(tail, "; "))
 }
 
-var nginxConf = template.Must(template.New("nginx.conf").Parse(`# Written by spklab for the netns lab; rewritten by "spklab up".
-daemon off;
-master_process on;
-worker_processes 1;
-pid {{.Dir}}/nginx.pid;
-error_log {{.Dir}}/error.log notice;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log {{.Dir}}/access.log;
-    client_body_temp_path {{.Dir}}/tmp/client_body;
-    proxy_temp_path {{.Dir}}/tmp/proxy;
-    fastcgi_temp_path {{.Dir}}/tmp/fastcgi;
-    uwsgi_temp_path {{.Dir}}/tmp/uwsgi;
-    scgi_temp_path {{.Dir}}/tmp/scgi;
-    default_type text/plain;
-
-    server {
-        listen 80;
-        listen [::]:80;
-        # The client address as this server sees it (how SNAT is observed).
-        location = /txt {
-            return 200 "$remote_addr\n";
-        }
-        location / {
-{{- if .Pod}}
-            add_header X-Pod {{.Pod}} always;
-{{- end}}
-            return 200 "{{.Body}}";
-        }
-    }
-}
-`))
-
 func (l *Lab) writeNginxConf(s nginxSite) (path string, changed bool, err error) {
 	dir := filepath.Join(l.opts.RunDir, s.role)
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
 		return "", false, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	var b strings.Builder
-	body := strings.ReplaceAll(s.body, "\n", `\n`)
-	if err := nginxConf.Execute(&b, struct{ Dir, Body, Pod string }{dir, body, s.pod}); err != nil {
-		return "", false, fmt.Errorf("rendering nginx.conf: %w", err)
+	conf, err := render.NginxConf(render.NginxSite{Dir: dir, Body: s.body, PodHeader: s.pod})
+	if err != nil {
+		return "", false, err
 	}
 	path = filepath.Join(dir, "nginx.conf")
 	old, _ := os.ReadFile(path)
-	if string(old) == b.String() {
+	if string(old) == string(conf) {
 		return path, false, nil
 	}
-	return path, true, writeIfChanged(path, []byte(b.String()))
+	return path, true, writeIfChanged(path, conf)
 }
 
 // upNginx starts nginx in the client and every pod (or reloads one whose
