@@ -27,7 +27,6 @@ import (
 	"github.com/spklab/spklab/e2e"
 	"github.com/spklab/spklab/e2e/framework"
 	"github.com/spklab/spklab/internal/testenv"
-	"github.com/spklab/spklab/lab"
 	"github.com/spklab/spklab/lab/netns"
 	"github.com/spklab/spklab/topology"
 )
@@ -69,7 +68,7 @@ func TestSuitesOnNetnsLab(t *testing.T) {
 	t.Logf("netns lab %s up in %s", topo.Cluster.Name, time.Since(upStart).Round(time.Millisecond))
 
 	t.Run("all suites pass", func(t *testing.T) {
-		target, err := lab.NewNetnsTarget(l, topo)
+		target, err := netns.NewNetnsTarget(l, topo)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,5 +2,6 @@
 // down, status, the e2e suites' target, logs) with two implementations
 // opened by name — kind (the guide's steps on a kind cluster, lab/kind) and
 // netns (the same topology in network namespaces on this host, lab/netns) —
-// and the suites' targets on each. See docs/architecture.md, "Two runtimes".
+// each runtime giving the suites its own target. See docs/architecture.md,
+// "Two runtimes".
 package lab

@@ -54,7 +54,7 @@ func (r kindRuntime) Target(ctx context.Context) (framework.Target, func(), erro
 			return nil, nil, fmt.Errorf("%s is not up: step %s is %s (%s); run spklab up", r.Name(), st.Step, st.State, st.Reason)
 		}
 	}
-	t, err := NewKindTarget(ctx, r.lab)
+	t, err := kind.NewKindTarget(ctx, r.lab)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,7 +49,7 @@ func (r netnsRuntime) Target(ctx context.Context) (framework.Target, func(), err
 	if !s.Up() {
 		return nil, nil, fmt.Errorf("%s is not up (see spklab status --runtime netns); bring it up with spklab up --runtime netns", r.Name())
 	}
-	t, err := NewNetnsTarget(r.lab, r.topo)
+	t, err := netns.NewNetnsTarget(r.lab, r.topo)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,9 @@ package framework
 
 import (
 	"context"
+	"encoding/json"
+	"github.com/spklab/spklab/dataplane/engine"
+	"github.com/spklab/spklab/dataplane/tmmapi"
 	"net/netip"
 	"time"
 
@@ -66,4 +69,42 @@ type TMM interface {
 	Stats(ctx context.Context) ([]byte, error)
 	Flows(ctx context.Context) ([]byte, error)
 	BGP(ctx context.Context) ([]byte, error)
+}
+
+// APITMM is a TMM replica read through its config/stats API (a unix
+// socket in the netns lab, a port-forward in the kind lab).
+func APITMM(name string, client *tmmapi.Client) TMM { return apiTMM{name: name, client: client} }
+
+// apiTMM reads a replica's state through its config/stats API.
+type apiTMM struct {
+	name   string
+	client *tmmapi.Client
+}
+
+// maxFlows bounds the flow table an evidence dump reads.
+const maxFlows = 1000
+
+func (a apiTMM) Name() string { return a.name }
+
+func (a apiTMM) Stats(ctx context.Context) ([]byte, error) {
+	return indented(a.client.Stats(ctx))
+}
+
+func (a apiTMM) Flows(ctx context.Context) ([]byte, error) {
+	fl, err := a.client.Flows(ctx, maxFlows)
+	if fl == nil {
+		fl = []engine.FlowInfo{} // "[]", not "null", for an empty table
+	}
+	return indented(fl, err)
+}
+
+func (a apiTMM) BGP(ctx context.Context) ([]byte, error) {
+	return indented(a.client.BGP(ctx))
+}
+
+func indented[T any](v T, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(v, "", "  ")
 }

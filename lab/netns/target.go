@@ -1,25 +1,22 @@
-package lab
+package netns
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/spklab/spklab/e2e/framework"
 	"net/netip"
 	"time"
 
-	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/host/frr"
-	"github.com/spklab/spklab/lab/netns"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )
 
 // NetnsTarget is a running netns lab as a Target.
 type NetnsTarget struct {
-	lab  *netns.Lab
+	lab  *Lab
 	topo *topology.Topology
 	vty  *frr.VTY
 	tmms []framework.TMM
@@ -28,7 +25,7 @@ type NetnsTarget struct {
 // NewNetnsTarget wraps a netns lab built from topo (the lab must be up;
 // this only derives names). The lab must run FRR at the router: the suites
 // check BGP.
-func NewNetnsTarget(l *netns.Lab, topo *topology.Topology) (*NetnsTarget, error) {
+func NewNetnsTarget(l *Lab, topo *topology.Topology) (*NetnsTarget, error) {
 	if !l.UsesBGP() {
 		return nil, errors.New("netns target: the lab's router has static routes (no BGP neighbors, or the kernel data plane); the suites need FRR and spk-tmm")
 	}
@@ -38,7 +35,7 @@ func NewNetnsTarget(l *netns.Lab, topo *topology.Topology) (*NetnsTarget, error)
 	}
 	t := &NetnsTarget{lab: l, topo: topo, vty: vty}
 	for i := range l.TMMReplicas() {
-		t.tmms = append(t.tmms, apiTMM{name: netns.TMMRole(i), client: tmmapi.NewClient(l.TMMAPI(i))})
+		t.tmms = append(t.tmms, framework.APITMM(TMMRole(i), tmmapi.NewClient(l.TMMAPI(i))))
 	}
 	return t, nil
 }
@@ -91,40 +88,6 @@ func (t *NetnsTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) 
 	}
 	started := time.Now()
 	return started, t.lab.StartTMMs(ctx)
-}
-
-// apiTMM reads a replica's state through its config/stats API.
-type apiTMM struct {
-	name   string
-	client *tmmapi.Client
-}
-
-// maxFlows bounds the flow table an evidence dump reads.
-const maxFlows = 1000
-
-func (a apiTMM) Name() string { return a.name }
-
-func (a apiTMM) Stats(ctx context.Context) ([]byte, error) {
-	return indented(a.client.Stats(ctx))
-}
-
-func (a apiTMM) Flows(ctx context.Context) ([]byte, error) {
-	fl, err := a.client.Flows(ctx, maxFlows)
-	if fl == nil {
-		fl = []engine.FlowInfo{} // "[]", not "null", for an empty table
-	}
-	return indented(fl, err)
-}
-
-func (a apiTMM) BGP(ctx context.Context) ([]byte, error) {
-	return indented(a.client.BGP(ctx))
-}
-
-func indented[T any](v T, err error) ([]byte, error) {
-	if err != nil {
-		return nil, err
-	}
-	return json.MarshalIndent(v, "", "  ")
 }
 
 var _ framework.Target = (*NetnsTarget)(nil)

@@ -1,4 +1,4 @@
-package lab
+package kind
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/host/frr"
-	"github.com/spklab/spklab/lab/kind"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
@@ -36,7 +35,7 @@ const (
 // control-plane node (the host needs no kubectl), CR changes go through
 // the API server and the controller.
 type KindTarget struct {
-	lab      *kind.Lab
+	lab      *Lab
 	dyn      dynamic.Interface
 	vty      *frr.VTY
 	pods     map[string][]framework.TenantPod
@@ -46,7 +45,7 @@ type KindTarget struct {
 }
 
 // NewKindTarget reads the tenants' pods of a lab that is up.
-func NewKindTarget(ctx context.Context, l *kind.Lab) (*KindTarget, error) {
+func NewKindTarget(ctx context.Context, l *Lab) (*KindTarget, error) {
 	cfg, err := l.RESTConfig()
 	if err != nil {
 		return nil, err
@@ -73,7 +72,7 @@ func NewKindTarget(ctx context.Context, l *kind.Lab) (*KindTarget, error) {
 		return nil, fmt.Errorf("kind target: %w", err)
 	}
 	for i := range l.Topo.TMM.Replicas {
-		pod := kind.TMMPod(i)
+		pod := TMMPod(i)
 		fw, err := portForward(cfg, l.Topo.SPK.Namespace, pod, port)
 		if err != nil {
 			t.Close()
@@ -82,7 +81,7 @@ func NewKindTarget(ctx context.Context, l *kind.Lab) (*KindTarget, error) {
 		t.forwards = append(t.forwards, fw)
 		c := tmmapi.NewClient(fw.Local)
 		t.clients = append(t.clients, c)
-		t.tmms = append(t.tmms, apiTMM{name: pod, client: c})
+		t.tmms = append(t.tmms, framework.APITMM(pod, c))
 	}
 	return t, nil
 }
@@ -181,7 +180,7 @@ func (t *KindTarget) eachTMM(ctx context.Context) ([]*engine.Stats, error) {
 	for i, c := range t.clients {
 		s, err := c.Stats(ctx)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", kind.TMMPod(i), err))
+			errs = append(errs, fmt.Errorf("%s: %w", TMMPod(i), err))
 		}
 		out[i] = s
 	}
@@ -246,7 +245,7 @@ func (t *KindTarget) Reapply(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.lab.Kubectl(ctx, crs, "apply", "--server-side", "--force-conflicts", "--field-manager="+kind.FieldManager, "-f", "-"); err != nil {
+	if _, err := t.lab.Kubectl(ctx, crs, "apply", "--server-side", "--force-conflicts", "--field-manager="+FieldManager, "-f", "-"); err != nil {
 		return err
 	}
 	_, err = t.lab.Kubectl(ctx, crs, "wait", "--for=condition=Programmed", "-f", "-", fmt.Sprintf("--timeout=%ds", int(kindConfigWait.Seconds())))
@@ -281,7 +280,7 @@ func (t *KindTarget) tmmContainer(ctx context.Context, pod string) (tmmContainer
 // containerd (a crash: no goodbye to BGP peers), lets the kubelet restart
 // it, and returns when the new container runs, after its API answers.
 func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
-	pod := kind.TMMPod(i)
+	pod := TMMPod(i)
 	before, err := t.tmmContainer(ctx, pod)
 	if err != nil {
 		return time.Time{}, err
@@ -329,4 +328,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 var _ framework.Target = (*KindTarget)(nil)
 
 // Lab is the kind lab under test.
-func (t *KindTarget) Lab() *kind.Lab { return t.lab }
+func (t *KindTarget) Lab() *Lab { return t.lab }
