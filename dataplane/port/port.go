@@ -40,6 +40,15 @@ func (b *Buf) Frame() []byte { return b.B[b.Start:b.End] }
 // Len is the frame length in bytes.
 func (b *Buf) Len() int { return b.End - b.Start }
 
+// CheckBounds says whether B[Start:End] is a frame inside B: every port's
+// Send refuses one that is not.
+func (b *Buf) CheckBounds() error {
+	if b.Start < 0 || b.End < b.Start || b.End > len(b.B) {
+		return fmt.Errorf("bad bounds [%d:%d] of %d", b.Start, b.End, len(b.B))
+	}
+	return nil
+}
+
 // Set copies frame into the buffer after Headroom, growing B if needed, so
 // tests and the exception path can build a Buf from plain bytes.
 func (b *Buf) Set(frame []byte) {

@@ -364,9 +364,9 @@ func (p *Port) Send(bufs []port.Buf) (int, error) {
 	}
 	for i := range bufs {
 		b := &bufs[i]
-		if b.Start < 0 || b.End < b.Start || b.End > len(b.B) {
+		if err := b.CheckBounds(); err != nil {
 			p.txErrors.Add(1)
-			return i, fmt.Errorf("afpacket %s: send frame %d: bad bounds [%d:%d] of %d", p.name, i, b.Start, b.End, len(b.B))
+			return i, fmt.Errorf("afpacket %s: send frame %d: %w", p.name, i, err)
 		}
 		err := p.write(b)
 		switch {

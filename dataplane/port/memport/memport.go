@@ -148,8 +148,8 @@ func (p *Port) Send(bufs []port.Buf) (int, error) {
 	}
 	for i := range bufs {
 		b := &bufs[i]
-		if b.Start < 0 || b.End < b.Start || b.End > len(b.B) {
-			return i, fmt.Errorf("memport %s: send frame %d: bad bounds [%d:%d] of %d", p.name, i, b.Start, b.End, len(b.B))
+		if err := b.CheckBounds(); err != nil {
+			return i, fmt.Errorf("memport %s: send frame %d: %w", p.name, i, err)
 		}
 		f := append([]byte(nil), b.B[b.Start:b.End]...)
 		select {
