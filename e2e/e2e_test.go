@@ -141,9 +141,14 @@ func TestSuitesOnNetnsLab(t *testing.T) {
 		if s := readJUnit(t, junit); s.Failures != 1 {
 			t.Errorf("JUnit report of the broken run: %d failures, want 1", s.Failures)
 		}
+		// The failed spec's evidence, and the lab's logs and state in lab/
+		// (spklab test collects them on either runtime when a spec fails).
 		specs, err := os.ReadDir(artifacts)
-		if err != nil || len(specs) != 1 {
-			t.Fatalf("want one evidence folder in %s: %v %v", artifacts, specs, err)
+		if err != nil || len(specs) != 2 || specs[1].Name() != "lab" {
+			t.Fatalf("want one evidence folder and lab/ in %s: %v %v", artifacts, specs, err)
+		}
+		if st, err := os.Stat(filepath.Join(artifacts, "lab", "status.txt")); err != nil || st.Size() == 0 {
+			t.Errorf("the lab's status is not in %s/lab: %v", artifacts, err)
 		}
 		ev := filepath.Join(artifacts, specs[0].Name())
 		for _, d := range framework.RouterDumps() {

@@ -68,6 +68,9 @@ type Cmd struct {
 	Prefix []string
 	// Stdin, when set, is the command's standard input.
 	Stdin []byte
+	// Combined returns stdout and stderr interleaved, as a terminal shows
+	// them (the error's Stdout then holds both).
+	Combined bool
 }
 
 // waitDelay bounds the wait for a cancelled command's output pipes.
@@ -94,6 +97,9 @@ func (c Cmd) Run(ctx context.Context, argv ...string) ([]byte, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if c.Combined {
+		cmd.Stderr = &stdout
+	}
 	err := cmd.Run()
 	if err == nil {
 		return stdout.Bytes(), nil

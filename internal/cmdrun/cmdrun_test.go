@@ -25,6 +25,9 @@ func TestRunCarriesWhereCommandExitAndOutput(t *testing.T) {
 	if out, err := (Cmd{Where: "prefixed", Prefix: []string{"sh", "-c", `printf "%s" "$0"`}, Stdin: nil}).Run(ctx, "arg0"); err != nil || string(out) != "arg0" {
 		t.Errorf("prefix: %q %v", out, err)
 	}
+	if out, err := (Cmd{Combined: true}).Run(ctx, "sh", "-c", "echo a; echo b >&2; exit 7"); string(out) != "a\nb\n" || ExitCode(err) != 7 {
+		t.Errorf("combined: %q %v", out, err)
+	}
 	if out, err := (Cmd{Stdin: []byte("fed")}).Run(ctx, "cat"); err != nil || string(out) != "fed" {
 		t.Errorf("stdin: %q %v", out, err)
 	}

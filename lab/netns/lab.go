@@ -172,10 +172,12 @@ func (l *Lab) PodNamespaces(tenant string) []string {
 }
 
 // Exec runs argv inside the named namespace (ip netns exec, through
-// cmdrun) and returns its standard output; the error names the namespace
+// cmdrun) and returns its combined output; the error names the namespace
 // and the command and carries what it printed.
 func (l *Lab) Exec(ctx context.Context, ns string, argv ...string) ([]byte, error) {
-	return cmdrun.Netns(ns).Run(ctx, argv...)
+	c := cmdrun.Netns(ns)
+	c.Combined = true
+	return c.Run(ctx, argv...)
 }
 
 // tmmBinary resolves the spk-tmm program.
