@@ -17,11 +17,23 @@ import (
 const portForwardWait = 20 * time.Second
 
 // forward is a local port forwarded to a pod's port through the API
-// server (as kubectl port-forward), open until stop is called. It outlives
-// container restarts: the pod's network namespace stays.
+// server (as kubectl port-forward), open until stop is called or its
+// connection to the pod is lost (client-go ends a forward then; a killed
+// container can take the connection with it), which closes done.
 type forward struct {
 	Local string // 127.0.0.1:port
 	stop  chan struct{}
+	done  chan struct{}
+}
+
+// lost reports whether the forward has ended.
+func (f *forward) lost() bool {
+	select {
+	case <-f.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func (f *forward) Close() { close(f.stop) }
@@ -37,14 +49,17 @@ func portForward(cfg *rest.Config, namespace, pod string, port int) (*forward, e
 	}
 	u := host.JoinPath(cfg.APIPath, "api", "v1", "namespaces", namespace, "pods", pod, "portforward")
 	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	f := &forward{stop: make(chan struct{})}
+	f := &forward{stop: make(chan struct{}), done: make(chan struct{})}
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{"0:" + strconv.Itoa(port)}, f.stop, ready, io.Discard, io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("port-forward to %s/%s: %w", namespace, pod, err)
 	}
 	failed := make(chan error, 1)
-	go func() { failed <- pf.ForwardPorts() }()
+	go func() {
+		defer close(f.done)
+		failed <- pf.ForwardPorts()
+	}()
 	select {
 	case <-ready:
 	case err := <-failed:

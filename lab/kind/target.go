@@ -14,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
@@ -42,6 +43,9 @@ type KindTarget struct {
 	tmms     []framework.TMM
 	clients  []*tmmapi.Client
 	forwards []*forward
+	// restCfg and apiPort reopen a replica's port-forward.
+	restCfg *rest.Config
+	apiPort int
 }
 
 // NewKindTarget reads the tenants' pods of a lab that is up.
@@ -71,28 +75,47 @@ func NewKindTarget(ctx context.Context, l *Lab) (*KindTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kind target: %w", err)
 	}
+	t.restCfg, t.apiPort = cfg, port
 	for i := range l.Topo.TMM.Replicas {
-		pod := TMMPod(i)
-		fw, err := portForward(cfg, l.Topo.SPK.Namespace, pod, port)
-		if err != nil {
+		t.forwards, t.clients, t.tmms = append(t.forwards, nil), append(t.clients, nil), append(t.tmms, nil)
+		if err := t.openAPI(i); err != nil {
 			t.Close()
 			return nil, fmt.Errorf("kind target: %w", err)
 		}
-		t.forwards = append(t.forwards, fw)
-		c := tmmapi.NewClient(fw.Local)
-		t.clients = append(t.clients, c)
-		t.tmms = append(t.tmms, framework.APITMM(pod, c))
 	}
 	return t, nil
+}
+
+// openAPI (re)opens replica i's port-forward and API client, closing the
+// old ones.
+func (t *KindTarget) openAPI(i int) error {
+	pod := TMMPod(i)
+	fw, err := portForward(t.restCfg, t.lab.Topo.SPK.Namespace, pod, t.apiPort)
+	if err != nil {
+		return err
+	}
+	if t.clients[i] != nil {
+		t.clients[i].Close()
+	}
+	if t.forwards[i] != nil {
+		t.forwards[i].Close()
+	}
+	c := tmmapi.NewClient(fw.Local)
+	t.forwards[i], t.clients[i], t.tmms[i] = fw, c, framework.APITMM(pod, c)
+	return nil
 }
 
 // Close ends the TMM API connections and port-forwards.
 func (t *KindTarget) Close() {
 	for _, c := range t.clients {
-		c.Close()
+		if c != nil {
+			c.Close()
+		}
 	}
 	for _, f := range t.forwards {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -306,6 +329,13 @@ func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
 	for {
 		if _, err := t.clients[i].Stats(ctx); err == nil {
 			return started, nil
+		}
+		// The kill can take the port-forward's connection to the pod
+		// with it: forward again to the same pod.
+		if t.forwards[i].lost() {
+			if err := t.openAPI(i); err != nil {
+				return started, fmt.Errorf("%s runs again; forwarding to its API again: %w", pod, err)
+			}
 		}
 		if time.Now().After(deadline) {
 			return started, fmt.Errorf("%s runs again but its API does not answer", pod)
