@@ -311,12 +311,6 @@ func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
 	if _, err := framework.Container(before.node).Exec(ctx, "ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", before.id); err != nil {
 		return time.Time{}, fmt.Errorf("killing %s: %w", pod, err)
 	}
-	// Forward to the pod afresh while the container restarts (the pod's
-	// network namespace stays): the kill can end the old forward, and
-	// forwarding again after the restart would count in the recovery.
-	if err := t.openAPI(i); err != nil {
-		return time.Time{}, fmt.Errorf("forwarding to %s's API again after the kill: %w", pod, err)
-	}
 	deadline := time.Now().Add(kindRestartWait)
 	var started time.Time
 	for started.IsZero() {
