@@ -39,7 +39,13 @@ func (r netnsRuntime) Up(ctx context.Context, _ io.Writer) (string, error) {
 
 func (r netnsRuntime) Down(ctx context.Context, _ io.Writer) error { return r.lab.Down(ctx) }
 
-func (r netnsRuntime) Status(ctx context.Context) (Status, error) { return r.lab.Status(ctx) }
+func (r netnsRuntime) Status(ctx context.Context) (Status, error) {
+	s, err := r.lab.Status(ctx)
+	if err != nil {
+		return nil, err // not a nil *netns.Status inside a non-nil Status
+	}
+	return s, nil
+}
 
 func (r netnsRuntime) Target(ctx context.Context) (framework.Target, func(), error) {
 	s, err := r.lab.Status(ctx)

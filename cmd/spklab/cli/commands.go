@@ -349,7 +349,9 @@ a bridge namespace, the router running FRR, the client with nginx, one namespace
 replica running spk-tmm --config <run dir>/crs --values <run dir>/values.yaml, one per
 worker node with the tenant egress tunnels, and one per tenant pod with nginx. It returns
 once the router has learned every VIP and SNAT address from the TMMs over BGP (at most
-30 s). Needs root, frr, nginx (nginx-light), ethtool, nftables and the spk-tmm binary.`,
+30 s). Needs root, the spk-tmm binary and Debian's iproute2, frr, frr-pythontools,
+nginx-light, curl, ethtool and nftables: it refuses to start without one, naming the
+package (spklab doctor lists them too).`,
 		Example: `  spklab up
   sudo spklab up --runtime netns
   sudo spklab up --runtime netns -f my-lab.yaml --tmm-binary ./bin/spk-tmm`,
