@@ -71,11 +71,9 @@ func Build(in Inputs) (Desired, error) {
 			egresses = append(egresses, &in.Egresses[i])
 		}
 	}
-	// Sorted, so which of two clashing egresses wins does not depend on the
-	// order the cache lists them in.
-	slices.SortFunc(egresses, func(a, b *spk.F5SPKEgress) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	// In claim order, so of two egresses with one VXLAN key the older keeps
+	// it here as in the TMMs' configs, whatever order the cache lists them in.
+	slices.SortStableFunc(egresses, func(a, b *spk.F5SPKEgress) int { return spk.Older(&a.ObjectMeta, &b.ObjectMeta) })
 	tenantOf := map[string]string{} // namespace → egress key
 	vniOwner := map[uint32]string{}
 	var tenants []tenantnet.Tenant

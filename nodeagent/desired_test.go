@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +67,11 @@ func egress(ns, name, key string) spk.F5SPKEgress {
 }
 
 type podOpt func(*corev1.Pod)
+
+func createdAt(e spk.F5SPKEgress, second int64) spk.F5SPKEgress {
+	e.CreationTimestamp = metav1.NewTime(time.Unix(second, 0))
+	return e
+}
 
 func pod(ns, name, nodeName string, ips []string, opts ...podOpt) corev1.Pod {
 	p := corev1.Pod{
@@ -258,6 +264,21 @@ func TestBuild(t *testing.T) {
 				{Name: "blue", VNI: 300, TMMs: tmms, Pods: addrs("10.244.1.4")},
 			}},
 			skipped: []string{"F5SPKEgress red/e: VXLAN key 300 is already used by F5SPKEgress blue/e"},
+		},
+		{
+			name: "two tenants with one key: the older keeps it, whatever the names sort as",
+			in: Inputs{
+				Node: node(addr), VLANs: lab,
+				Egresses: []spk.F5SPKEgress{createdAt(egress("red", "e", "300"), 1), createdAt(egress("blue", "e", "300"), 2)},
+				Pods: []corev1.Pod{
+					pod("red", "p", thisNode, []string{"10.244.1.2"}),
+					pod("blue", "p", thisNode, []string{"10.244.1.4"}),
+				},
+			},
+			want: tenantnet.Node{Local: netip.MustParseAddr("198.18.100.3"), Exempt: labExempt, Tenants: []tenantnet.Tenant{
+				{Name: "red", VNI: 300, TMMs: tmms, Pods: addrs("10.244.1.2")},
+			}},
+			skipped: []string{"F5SPKEgress blue/e: VXLAN key 300 is already used by F5SPKEgress red/e"},
 		},
 		{
 			name: "two egresses in one namespace: the first by name is the tenant",

@@ -32,8 +32,11 @@ var (
 
 // Check checks every object and the references between them, and returns
 // every problem found as "file:path: reason" (objects built in code are
-// named "Kind namespace/name" instead of a file); nil means none.
+// named "Kind namespace/name" instead of a file); nil means none. Of two
+// objects claiming one thing (a VIP and port, a name, a tag) the newer
+// gets the problem (see Older), whatever order they are listed in.
 func (o *Objects) Check() Problems {
+	o = o.inClaimOrder()
 	c := &checker{o: o, names: map[string]string{}, vlanNames: map[string]string{}, snatpoolNames: map[string]string{}}
 	for i := range o.VLANs {
 		c.vlan(&o.VLANs[i])

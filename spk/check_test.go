@@ -129,16 +129,19 @@ func TestCheckRules(t *testing.T) {
 		// F5SPKVlan.
 		{name: "vlan spec.name missing", mutate: func(o *Objects) { o.VLANs[1].Spec.Name = "" },
 			want: `crs/vlans.yaml#2:spec.name: must not be empty (it names the VLAN in TMM)`},
+		// Objects from files have no creation time: of two claimants the
+		// first by namespace and name keeps the thing (spk.Older), not the
+		// first in the files.
 		{name: "vlan spec.name twice", mutate: func(o *Objects) { o.VLANs[1].Spec.Name = "external" },
-			want: `crs/vlans.yaml#2:spec.name: VLAN name "external" is already used by F5SPKVlan "spk-ingress/vlan-external" (crs/vlans.yaml#1)`},
+			want: `crs/vlans.yaml#1:spec.name: VLAN name "external" is already used by F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2)`},
 		{name: "tag out of range", mutate: func(o *Objects) { o.VLANs[1].Spec.Tag = 5000 },
 			want: `crs/vlans.yaml#2:spec.tag: 5000 is out of range 0–4094 (0 = untagged)`},
 		{name: "negative tag", mutate: func(o *Objects) { o.VLANs[0].Spec.Tag = -1 },
 			want: `crs/vlans.yaml#1:spec.tag: -1 is out of range 0–4094 (0 = untagged)`},
 		{name: "two untagged VLANs on an interface", mutate: func(o *Objects) { o.VLANs[1].Spec.Interfaces = []string{"1.1"} },
-			want: `crs/vlans.yaml#2:spec.tag: interface 1.1 already has an untagged VLAN, F5SPKVlan "spk-ingress/vlan-external" (crs/vlans.yaml#1); only one per interface`},
+			want: `crs/vlans.yaml#1:spec.tag: interface 1.1 already has an untagged VLAN, F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2); only one per interface`},
 		{name: "a tag on two VLANs", mutate: func(o *Objects) { o.VLANs[0].Spec.Tag = 3334; o.VLANs[1].Spec.Tag = 3334 },
-			want: `crs/vlans.yaml#2:spec.tag: tag 3334 is already used by F5SPKVlan "spk-ingress/vlan-external" (crs/vlans.yaml#1); a tag is used by one VLAN only`},
+			want: `crs/vlans.yaml#1:spec.tag: tag 3334 is already used by F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2); a tag is used by one VLAN only`},
 		{name: "no interfaces", mutate: func(o *Objects) { o.VLANs[0].Spec.Interfaces = nil },
 			want: `crs/vlans.yaml#1:spec.interfaces: must list at least one TMM interface ("1.1", "1.2", …)`},
 		{name: "interface syntax", mutate: func(o *Objects) { o.VLANs[0].Spec.Interfaces = []string{"eth1"} },
@@ -212,7 +215,7 @@ func TestCheckRules(t *testing.T) {
 			dup := o.Snatpools[0]
 			dup.Name, dup.Source = "other", "crs/other.yaml"
 			o.Snatpools = append(o.Snatpools, dup)
-		}, want: `crs/other.yaml:spec.name: snatpool name "red-snat" is already used by F5SPKSnatpool "spk-ingress/red-snat" (crs/snatpool.yaml)`},
+		}, want: `crs/snatpool.yaml:spec.name: snatpool name "red-snat" is already used by F5SPKSnatpool "spk-ingress/other" (crs/other.yaml)`},
 		{name: "no rows", mutate: func(o *Objects) { o.Snatpools[0].Spec.AddressList = nil },
 			want: `crs/snatpool.yaml:spec.addressList: must have at least one row (row i holds TMM replica i's addresses)`},
 		{name: "empty row", mutate: func(o *Objects) { o.Snatpools[0].Spec.AddressList[1] = nil },

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/spklab/spklab/dataplane/config"
 )
 
@@ -71,10 +69,8 @@ func Compile(o *Objects, replicas int) *Compiled {
 }
 
 // canonicalOrder puts the config's lists in name order. Which object wins
-// a conflict follows creation time (sortByName), but the config itself,
-// and so its version, depends only on what the objects say: objects read
-// from files have no creation time, and two objects made within one second
-// of the API server's clock sort by name, others by age.
+// a conflict follows claim order (Older), but the config itself, and so
+// its version, depends only on what the objects say, not on their ages.
 func canonicalOrder(cfg *config.Config) {
 	slices.SortStableFunc(cfg.VLANs, func(a, b config.VLAN) int { return strings.Compare(a.Name, b.Name) })
 	// Stable: an ingress's IPv4 virtual server stays before its IPv6 one.
@@ -123,39 +119,12 @@ func keep[T any](in []T, bad map[string]bool, loc func(*T) string) []T {
 	return out
 }
 
-// deepDefaults returns a copy with defaults set, so Compile never changes
-// its input.
+// deepDefaults returns a copy in claim order with defaults set, so
+// Compile never changes its input.
 func (o *Objects) deepDefaults() *Objects {
-	cp := &Objects{
-		VLANs:     slices.Clone(o.VLANs),
-		Ingresses: slices.Clone(o.Ingresses),
-		Snatpools: slices.Clone(o.Snatpools),
-		Egresses:  slices.Clone(o.Egresses),
-		Routes:    slices.Clone(o.Routes),
-		Endpoints: slices.Clone(o.Endpoints),
-		Routing:   o.Routing,
-	}
+	cp := o.inClaimOrder()
 	cp.SetDefaults()
-	cp.sortByName()
 	return cp
-}
-
-// sortByName puts every kind in creation, then namespace/name order, so
-// the config (and its version) does not depend on the order objects were
-// read in — files in a directory and lists from the API server differ —
-// and where two objects claim one thing (a VXLAN key) the older keeps it.
-// Objects from files have no creation time: name order decides.
-func (o *Objects) sortByName() {
-	byName := func(a, b *metav1.ObjectMeta) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-			strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
-	}
-	slices.SortStableFunc(o.VLANs, func(a, b F5SPKVlan) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
-	slices.SortStableFunc(o.Ingresses, func(a, b F5SPKIngressTCP) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
-	slices.SortStableFunc(o.Snatpools, func(a, b F5SPKSnatpool) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
-	slices.SortStableFunc(o.Egresses, func(a, b F5SPKEgress) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
-	slices.SortStableFunc(o.Routes, func(a, b F5SPKStaticRoute) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
-	slices.SortStableFunc(o.Endpoints, func(a, b StaticEndpoints) int { return byName(&a.ObjectMeta, &b.ObjectMeta) })
 }
 
 type compiler struct {

@@ -101,7 +101,9 @@ func FromCluster(c *Cluster) *Resolved {
 	// to every ingress naming it.
 	portOf := map[string]string{}
 	pools := map[string]*StaticEndpoints{}
-	for _, in := range c.Ingresses {
+	ingresses := slices.Clone(c.Ingresses)
+	SortOldestFirst(ingresses, func(in *F5SPKIngressTCP) *metav1.ObjectMeta { return &in.ObjectMeta })
+	for _, in := range ingresses {
 		key := ObjectKey(KindIngressTCP, &in.ObjectMeta)
 		svcKey := in.Namespace + "/" + in.Service.Name
 		svc := services[svcKey]

@@ -1,0 +1,124 @@
+package spk
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// orders are every order of n list positions.
+func orders(n int) [][]int {
+	if n == 1 {
+		return [][]int{{0}}
+	}
+	var out [][]int
+	for _, rest := range orders(n - 1) {
+		for i := 0; i <= len(rest); i++ {
+			o := slices.Insert(slices.Clone(rest), i, n-1)
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func reordered[T any](in []T, order []int) []T {
+	out := make([]T, 0, len(in))
+	for _, i := range order {
+		out = append(out, in[i])
+	}
+	return out
+}
+
+// TestNewerCRNeverTakesAClaim: blue/dup-vip is created after red's ingress
+// for red's VIP and port, and its namespace sorts first. Whatever order
+// the objects are listed in, red keeps the VIP (its members serve it) and
+// the blue object is rejected naming red's; the same for a VXLAN key and
+// for a snatpool name.
+func TestNewerCRNeverTakesAClaim(t *testing.T) {
+	base := labObjects(t)
+	created := func(m *metav1.ObjectMeta, at int) {
+		m.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 1, 0, 0, at, 0, time.UTC))
+	}
+	for i := range base.Ingresses {
+		created(&base.Ingresses[i].ObjectMeta, i)
+	}
+	for i := range base.Egresses {
+		created(&base.Egresses[i].ObjectMeta, i)
+	}
+	for i := range base.Snatpools {
+		created(&base.Snatpools[i].ObjectMeta, i)
+	}
+	red := slices.IndexFunc(base.Ingresses, func(in F5SPKIngressTCP) bool { return in.Namespace == "red" })
+	dup := *base.Ingresses[red].DeepCopy()
+	dup.Namespace, dup.Name = "blue", "dup-vip"
+	created(&dup.ObjectMeta, 60)
+	base.Ingresses = append(base.Ingresses, dup)
+
+	redEgress := slices.IndexFunc(base.Egresses, func(e F5SPKEgress) bool { return e.Namespace == "red" })
+	dupKey := *base.Egresses[redEgress].DeepCopy()
+	dupKey.Namespace, dupKey.Name = "aaa", "dup-key"
+	dupKey.Spec.EgressSnatpool = ""
+	dupKey.Spec.SNATType = SNATAutomap
+	created(&dupKey.ObjectMeta, 60)
+	base.Egresses = append(base.Egresses, dupKey)
+
+	dupPool := *base.Snatpools[0].DeepCopy()
+	dupPool.Namespace, dupPool.Name = "aaa", "dup-pool"
+	created(&dupPool.ObjectMeta, 60)
+	base.Snatpools = append(base.Snatpools, dupPool)
+
+	if len(base.Ingresses) != 3 || len(base.Egresses) != 3 || len(base.Snatpools) != 3 {
+		t.Fatalf("want 3 objects of each kind, have %d ingresses, %d egresses, %d snatpools", len(base.Ingresses), len(base.Egresses), len(base.Snatpools))
+	}
+	for _, order := range orders(3) {
+		o := *base
+		o.Ingresses = reordered(base.Ingresses, order)
+		o.Egresses = reordered(base.Egresses, order)
+		o.Snatpools = reordered(base.Snatpools, order)
+		out := Compile(&o, 2)
+		for key, holder := range map[string]string{
+			"F5SPKIngressTCP blue/dup-vip": `"red/red-ingress"`,
+			"F5SPKEgress aaa/dup-key":      `red/`,
+			"F5SPKSnatpool aaa/dup-pool":   base.Snatpools[0].Namespace + "/" + base.Snatpools[0].Name,
+		} {
+			if why := out.Rejected[key]; !strings.Contains(why, "already used by") || !strings.Contains(why, holder) {
+				t.Errorf("order %v: %s: rejected %q, want it rejected naming the holder %s", order, key, why, holder)
+			}
+		}
+		for _, cfg := range out.Configs {
+			for _, vs := range cfg.VirtualServers {
+				if vs.Name == "blue/dup-vip" {
+					t.Errorf("order %v: replica %d serves blue/dup-vip", order, cfg.Replica)
+				}
+			}
+			for _, tn := range cfg.Tenants {
+				if tn.Name == "aaa/dup-key" {
+					t.Errorf("order %v: replica %d has tenant aaa/dup-key", order, cfg.Replica)
+				}
+			}
+		}
+	}
+}
+
+func TestOlderIsAgeThenNamespaceThenName(t *testing.T) {
+	at := func(s int, ns, name string) *metav1.ObjectMeta {
+		return &metav1.ObjectMeta{Namespace: ns, Name: name, CreationTimestamp: metav1.NewTime(time.Unix(int64(s), 0))}
+	}
+	for _, c := range []struct {
+		a, b *metav1.ObjectMeta
+		want int
+	}{
+		{at(1, "red", "x"), at(2, "blue", "a"), -1},
+		{at(2, "blue", "a"), at(1, "red", "x"), 1},
+		{at(1, "blue", "z"), at(1, "red", "a"), -1},
+		{at(1, "red", "a"), at(1, "red", "b"), -1},
+		{at(0, "red", "a"), at(0, "red", "a"), 0},
+	} {
+		if got := Older(c.a, c.b); got != c.want {
+			t.Errorf("Older(%v, %v) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
