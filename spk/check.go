@@ -320,6 +320,9 @@ func (c *checker) snatpool(sp *F5SPKSnatpool) {
 	} else {
 		c.snatpoolNames[s.Name] = ref(sp.Source, KindSnatpool, &sp.ObjectMeta)
 	}
+	if v, set := sp.Annotations[AnnotationSharedSnatpool]; set && v != "true" && v != "false" {
+		c.add(loc, "metadata.annotations["+AnnotationSharedSnatpool+"]", "%q is not \"true\" or \"false\"", v)
+	}
 	if len(s.AddressList) == 0 {
 		c.add(loc, "spec.addressList", "must have at least one row (row i holds TMM replica i's addresses)")
 	}
@@ -393,6 +396,25 @@ func (c *checker) egress(e *F5SPKEgress) {
 		}
 	}
 	c.vlanList(loc, "spec.vlans", s.VLANs)
+	// What spklab's TMM does not do is refused by name rather than
+	// accepted and ignored: set, these would promise a behaviour nobody
+	// gets. Unset, false or zero they are fine (the seeds set them so).
+	for _, f := range []struct {
+		path string
+		set  bool
+	}{
+		{"spec.nat64Enabled", s.NAT64Enabled},
+		{"spec.dnsNat46Enabled", s.DNSNat46Enabled},
+		{"spec.dnsCacheName", s.DNSCacheName != ""},
+		{"spec.dnsRateLimit", s.DNSRateLimit > 0},
+		{"spec.maxReservedStaticIps", s.MaxReservedStaticIps > 0},
+		{"spec.debugLogEnabled", s.DebugLogEnabled},
+		{"spec.vlans", s.VLANs != nil && (len(s.VLANs.VLANList) > 0 || s.VLANs.DisableListedVlans)},
+	} {
+		if f.set {
+			c.add(loc, f.path, "is not supported here: spklab's TMM does not implement it (leave it unset)")
+		}
+	}
 	if v, set := e.Annotations[AnnotationVXLANKey]; set {
 		if _, ok := e.VXLANKey(); !ok {
 			c.add(loc, "metadata.annotations["+AnnotationVXLANKey+"]", "%q is not a VXLAN key (an integer 1–%d)", v, MaxVXLANKey)

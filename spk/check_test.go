@@ -65,13 +65,12 @@ spec:
   snatType: SRC_TRANS_SNATPOOL
   dualStackEnabled: true
   maxTmmReplicas: 2
-  nat64Enabled: true
+  nat64Enabled: false
   nat64Ipv6Subnet: "64:ff9b::/96"
-  dnsNat46Enabled: true
+  dnsNat46Enabled: false
   dnsNat46PoolIps: [192.0.2.53]
   dnsNat46Ipv4Subnet: 10.2.2.0/24
   dnsNat46SorryIp: 192.168.1.1
-  dnsRateLimit: 100
 `},
 	{"crs/route.yaml", `apiVersion: k8s.f5net.com/v1
 kind: F5SPKStaticRoute
@@ -254,6 +253,24 @@ func TestCheckRules(t *testing.T) {
 			want: `crs/egress.yaml:spec.dnsRateLimit: -1 must not be negative`},
 		{name: "egress vlanList", mutate: func(o *Objects) { o.Egresses[0].Spec.VLANs = &VLANList{VLANList: []string{"internal"}} },
 			want: `crs/egress.yaml:spec.vlans.vlanList[0]: no F5SPKVlan has spec.name "internal" (VLANs: egress, external)`},
+		// What the TMM does not implement is refused by name, not ignored.
+		{name: "egress vlans not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.VLANs = &VLANList{VLANList: []string{"egress"}} },
+			want: `crs/egress.yaml:spec.vlans: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "nat64 not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.NAT64Enabled = true },
+			want: `crs/egress.yaml:spec.nat64Enabled: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "dns46 not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.DNSNat46Enabled = true },
+			want: `crs/egress.yaml:spec.dnsNat46Enabled: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "dns rate limit not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.DNSRateLimit = 100 },
+			want: `crs/egress.yaml:spec.dnsRateLimit: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "dns cache not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.DNSCacheName = "cache" },
+			want: `crs/egress.yaml:spec.dnsCacheName: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "static IP reservations not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.MaxReservedStaticIps = 2 },
+			want: `crs/egress.yaml:spec.maxReservedStaticIps: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "debug log not implemented", mutate: func(o *Objects) { o.Egresses[0].Spec.DebugLogEnabled = true },
+			want: `crs/egress.yaml:spec.debugLogEnabled: is not supported here: spklab's TMM does not implement it (leave it unset)`},
+		{name: "shared annotation not a boolean", mutate: func(o *Objects) {
+			o.Snatpools[0].Annotations = map[string]string{AnnotationSharedSnatpool: "yes"}
+		}, want: `crs/snatpool.yaml:metadata.annotations[spklab.io/shared-snatpool]: "yes" is not "true" or "false"`},
 
 		// StaticEndpoints.
 		{name: "endpoint ip", mutate: func(o *Objects) { o.Endpoints[0].Endpoints[0].IP = "pod-1" },

@@ -122,3 +122,65 @@ func TestOlderIsAgeThenNamespaceThenName(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolsBelongToTenants: a pool in the SPK namespace is the tenant's
+// whose egress named it first, so a newer egress in namespace default
+// naming red's pool is rejected and red keeps it; a pool in tenant red's
+// own namespace is red's alone, even against an older egress; a pool
+// annotated shared serves both.
+func TestPoolsBelongToTenants(t *testing.T) {
+	base := labObjects(t)
+	red := slices.IndexFunc(base.Egresses, func(e F5SPKEgress) bool { return e.Namespace == "red" })
+	redPool := base.Egresses[red].Spec.EgressSnatpool
+	intruder := *base.Egresses[red].DeepCopy()
+	intruder.Namespace, intruder.Name = "default", "steal"
+	intruder.Annotations = map[string]string{AnnotationVXLANKey: "4242"}
+	intruder.CreationTimestamp = metav1.NewTime(time.Unix(100, 0))
+	for i := range base.Egresses {
+		base.Egresses[i].CreationTimestamp = metav1.NewTime(time.Unix(1, 0))
+	}
+
+	o := *base
+	o.Egresses = append(slices.Clone(base.Egresses), intruder)
+	out := Compile(&o, 2)
+	if why := out.Rejected["F5SPKEgress default/steal"]; !strings.Contains(why, "already serves tenant red") {
+		t.Errorf("egress in default naming %s: rejected %q, want 'already serves tenant red'", redPool, why)
+	}
+	if why, bad := out.Rejected["F5SPKEgress red/red-egress"]; bad {
+		t.Errorf("red's own egress rejected: %s", why)
+	}
+
+	// The pool in red's namespace: blue may not name it, whatever the ages.
+	o = *base
+	o.Snatpools = slices.Clone(base.Snatpools)
+	for i := range o.Snatpools {
+		if o.Snatpools[i].Spec.Name == redPool {
+			o.Snatpools[i].Namespace = "red"
+		}
+	}
+	o.Egresses = slices.Clone(base.Egresses)
+	for i := range o.Egresses {
+		if o.Egresses[i].Namespace == "blue" {
+			o.Egresses[i].Spec.EgressSnatpool = redPool
+			o.Egresses[i].CreationTimestamp = metav1.NewTime(time.Unix(0, 0)) // older than red's
+		}
+	}
+	out = Compile(&o, 2)
+	if why := out.Rejected["F5SPKEgress blue/blue-egress"]; !strings.Contains(why, "in namespace red, another tenant's") {
+		t.Errorf("blue naming the pool in namespace red: rejected %q", why)
+	}
+
+	// Shared: both tenants use it.
+	o = *base
+	o.Snatpools = slices.Clone(base.Snatpools)
+	for i := range o.Snatpools {
+		if o.Snatpools[i].Spec.Name == redPool {
+			o.Snatpools[i].Annotations = map[string]string{AnnotationSharedSnatpool: "true"}
+		}
+	}
+	o.Egresses = append(slices.Clone(base.Egresses), intruder)
+	out = Compile(&o, 2)
+	if len(out.Rejected) != 0 {
+		t.Errorf("shared pool: rejected %v", out.Rejected)
+	}
+}

@@ -52,8 +52,9 @@ func Compile(o *Objects, replicas int) *Compiled {
 		c.ingress(&o.Ingresses[i], vlanNames)
 	}
 	vnis := map[uint32]string{}
+	poolUsers := map[string]*F5SPKEgress{}
 	for i := range o.Egresses {
-		c.egress(&o.Egresses[i], vnis, replicas)
+		c.egress(&o.Egresses[i], vnis, poolUsers, replicas)
 	}
 	for i := range o.Routes {
 		c.route(&o.Routes[i])
@@ -258,7 +259,32 @@ func (c *compiler) ingress(in *F5SPKIngressTCP, vlanNames map[string]bool) {
 	}
 }
 
-func (c *compiler) egress(e *F5SPKEgress, vnis map[uint32]string, replicas int) {
+// tenantNamespaces are the namespaces holding an F5SPKEgress.
+func (o *Objects) tenantNamespaces() map[string]bool {
+	out := map[string]bool{}
+	for i := range o.Egresses {
+		out[o.Egresses[i].Namespace] = true
+	}
+	return out
+}
+
+// poolFor says whether egress e may use pool sp, given the first egress of
+// another namespace that uses it (users, by the pool's spec.name): a pool
+// in e's own namespace or in one that is no tenant's (the SPK namespace);
+// one tenant per pool unless the pool is marked shared.
+func (c *compiler) poolFor(e *F5SPKEgress, sp *F5SPKSnatpool, users map[string]*F5SPKEgress) string {
+	if sp.Namespace != e.Namespace && c.o.tenantNamespaces()[sp.Namespace] {
+		return fmt.Sprintf("%s is in namespace %s, another tenant's; an egress may name a pool in its own namespace or in the SPK namespace",
+			ref(sp.Source, KindSnatpool, &sp.ObjectMeta), sp.Namespace)
+	}
+	if first := users[sp.Spec.Name]; first != nil && first.Namespace != e.Namespace && !sp.Shared() {
+		return fmt.Sprintf("%s already serves tenant %s (%s); one pool serves one tenant unless annotated %s: \"true\"",
+			ref(sp.Source, KindSnatpool, &sp.ObjectMeta), first.Namespace, ref(first.Source, KindEgress, &first.ObjectMeta), AnnotationSharedSnatpool)
+	}
+	return ""
+}
+
+func (c *compiler) egress(e *F5SPKEgress, vnis map[uint32]string, poolUsers map[string]*F5SPKEgress, replicas int) {
 	loc := location(e.Source, KindEgress, &e.ObjectMeta)
 	vni, ok := e.VXLANKey()
 	if !ok {
@@ -277,10 +303,17 @@ func (c *compiler) egress(e *F5SPKEgress, vnis map[uint32]string, replicas int) 
 			c.reject(loc, "spec.egressSnatpool", "no F5SPKSnatpool has spec.name %q", e.Spec.EgressSnatpool)
 			return
 		}
+		if why := c.poolFor(e, sp, poolUsers); why != "" {
+			c.reject(loc, "spec.egressSnatpool", "%s", why)
+			return
+		}
 		rows = sp.Spec.AddressList
 		if len(rows) < replicas {
 			c.reject(loc, "spec.egressSnatpool", "F5SPKSnatpool %q has %d rows for %d TMM replicas (row i is replica i's)", sp.Spec.Name, len(rows), replicas)
 			return
+		}
+		if poolUsers[sp.Spec.Name] == nil {
+			poolUsers[sp.Spec.Name] = e
 		}
 	}
 	vnis[vni] = ref(e.Source, KindEgress, &e.ObjectMeta)

@@ -305,7 +305,6 @@ spec:
   egressSnatpool: red-snat
   snatType: SRC_TRANS_SNATPOOL
   maxTmmReplicas: 2
-  nat64Enabled: true
   nat64Ipv6Subnet: "64:ff9b::/96"
   dnsNat46Ipv4Subnet: 10.2.2.0/24
   dnsNat46SorryIp: 192.168.1.1

@@ -57,6 +57,15 @@ const (
 // so the node agent and TMM agree with no extra configuration.
 const AnnotationVXLANKey = "spklab.io/vxlan-key"
 
+// AnnotationSharedSnatpool marks an F5SPKSnatpool that more than one
+// tenant may name ("true"); without it a pool serves the one tenant whose
+// F5SPKEgress named it first (see Older), and another tenant's egress
+// naming it is rejected.
+const AnnotationSharedSnatpool = "spklab.io/shared-snatpool"
+
+// Shared reports whether the pool is marked for several tenants.
+func (sp *F5SPKSnatpool) Shared() bool { return sp.Annotations[AnnotationSharedSnatpool] == "true" }
+
 // MaxVXLANKey is the largest 24-bit VNI.
 const MaxVXLANKey = 1<<24 - 1
 
