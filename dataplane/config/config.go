@@ -23,6 +23,11 @@ type Config struct {
 	VirtualServers []VirtualServer `json:"virtualServers,omitempty"`
 	Tenants        []Tenant        `json:"tenants,omitempty"`
 	Routes         []Route         `json:"routes,omitempty"`
+	// VTEPs are the nodes' addresses on the internal VLAN: the only
+	// senders whose tenant VXLAN is taken in. Any other source — a pod
+	// that crafts VXLAN with another tenant's key, a host that is no node
+	// — is dropped, so a tenant leaves only through a node's tunnel.
+	VTEPs []netip.Addr `json:"vteps,omitempty"`
 	// BGP is this replica's speaker; nil = no dynamic routing.
 	BGP *BGP `json:"bgp,omitempty"`
 }

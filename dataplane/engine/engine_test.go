@@ -49,6 +49,7 @@ func testConfig(members []config.Member) *config.Config {
 		},
 		Tenants: []config.Tenant{{Name: "red/red-egress", Namespace: "red", VNI: 100, SNATType: "SRC_TRANS_SNATPOOL", Snatpool: "red-snat", SNAT: []netip.Addr{ma("192.0.2.100")}}},
 		Routes:  []config.Route{{Prefix: mp("198.51.100.0/24"), Gateway: ma("192.0.2.250")}},
+		VTEPs:   []netip.Addr{ma("198.18.100.3")},
 	}
 	c.Seal()
 	return c
@@ -274,5 +275,41 @@ func TestEgressUnknownTenantDropped(t *testing.T) {
 			t.Fatalf("drops = %v", r.eng.Stats().Drops)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// vxlanFrom is tenant VXLAN with key vni from src to TMM's egress self IP,
+// carrying a pod's SYN to the outside.
+func vxlanFrom(t *testing.T, r *rig, src net.IP, vni uint32) []byte {
+	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("10.244.9.9:40000"), addrPort("198.51.100.100:80"), true, false, 1)
+	return serialize(t,
+		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: net.IP{198, 18, 100, 201}},
+		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: vni}, gopacket.Payload(inner))
+}
+
+// TestEgressFromForeignVTEPDropped: VXLAN with a tenant's own key from a
+// sender on the egress VLAN that is no node leaves nothing behind — no
+// flow, no SNAT, no neighbour entry — and counts as foreign-vtep.
+func TestEgressFromForeignVTEPDropped(t *testing.T) {
+	r := newRig(t, nil)
+	r.send(r.egr, vxlanFrom(t, r, net.IP{198, 18, 100, 66}, 100))
+	deadline := time.Now().Add(2 * time.Second)
+	for r.eng.Stats().Drops[DropForeignVTEP.String()] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drops = %v", r.eng.Stats().Drops)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.eng.flows.Len(); n != 0 {
+		t.Errorf("%d flows after a forged sender's SYN", n)
+	}
+	if _, known := r.eng.neighbor.Lookup(ma("198.18.100.66"), time.Now().UnixNano()); known {
+		t.Error("the forged sender was learned as a neighbour")
+	}
+	// The node itself still gets through.
+	r.send(r.egr, vxlanFrom(t, r, net.IP{198, 18, 100, 3}, 100))
+	if req := r.recv(r.ext); req.Layer(layers.LayerTypeARP) == nil {
+		t.Fatalf("the node's VXLAN did not go out (want ARP for the router), got %v", req)
 	}
 }

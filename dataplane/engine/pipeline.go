@@ -553,12 +553,19 @@ func (w *worker) vxlanIn(st *state, v *vlanState, b *port.Buf) {
 		w.drop(v, DropParse)
 		return
 	}
+	vtep := p.Src
+	// Checked before the key and before learning: the key alone names a
+	// tenant, so only a node may say which tenant a packet belongs to, and
+	// a forged sender must not become a neighbour either.
+	if !st.vteps[vtep] {
+		w.drop(v, DropForeignVTEP)
+		return
+	}
 	t := st.tenants[vni]
 	if t == nil {
 		w.drop(v, DropUnknownTenant)
 		return
 	}
-	vtep := p.Src
 	w.learn(v, vtep, p.SrcMAC)
 	b.Start += inner
 	if err := p.Parse(b.Frame()); err != nil {

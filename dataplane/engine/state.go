@@ -23,6 +23,8 @@ type state struct {
 	vs    map[vsKey]*vsState
 	// tenants by VXLAN key.
 	tenants map[uint32]*tenantState
+	// vteps are the senders tenant VXLAN is taken from (config.VTEPs).
+	vteps map[netip.Addr]bool
 	// internal is the VLAN facing the cluster (ingress to pods, tenant
 	// VXLAN); nil when the config has none.
 	internal *vlanState
@@ -139,6 +141,10 @@ func buildState(cfg *config.Config, ports map[string]*wirePort, taps map[string]
 		local:   map[netip.Addr]*localAddr{},
 		vs:      map[vsKey]*vsState{},
 		tenants: map[uint32]*tenantState{},
+		vteps:   map[netip.Addr]bool{},
+	}
+	for _, a := range cfg.VTEPs {
+		st.vteps[a.Unmap()] = true
 	}
 	addLocal := func(a netip.Addr, k addrKind, vlans []*vlanState) {
 		l, ok := st.local[a]

@@ -24,6 +24,7 @@ const (
 	DropTranslate                        // family translation impossible
 	DropTx                               // the port refused the frame
 	DropNoException                      // host-bound frame, but no exception path
+	DropForeignVTEP                      // tenant VXLAN from a source that is no node's VTEP
 	numDropReasons
 )
 
@@ -59,6 +60,8 @@ func (r DropReason) String() string {
 		return "tx"
 	case DropNoException:
 		return "no-exception-path"
+	case DropForeignVTEP:
+		return "foreign-vtep"
 	}
 	return "unknown"
 }

@@ -62,12 +62,36 @@ func newLab(t testing.TB, mtu int) *lab {
 				return fmt.Errorf("up %s: %w", name, err)
 			}
 		}
+		// The kernel turns a veth's carrier on asynchronously (linkwatch,
+		// later on a loaded machine); until then it drops what is sent.
+		for _, name := range []string{"p0", "p1"} {
+			if err := waitOperUp(name, 10*time.Second); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &lab{ns: ns}
+}
+
+func waitOperUp(name string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		l, err := netlink.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if l.Attrs().OperState == netlink.OperUp {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is %s after %s, not up", name, l.Attrs().OperState, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (l *lab) open(t testing.TB, ifname string, opts afpacket.Options) *afpacket.Port {
