@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	spkscheme "github.com/spklab/spklab/spk/scheme"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -202,6 +203,12 @@ func (r *rig) writeLabFiles(eps map[string][]spk.StaticEndpoint) *spk.Objects {
 			Endpoints:  eps[ns],
 		})
 	}
+	// The standalone TMM's stand-in for the Node objects applyCluster makes.
+	nodes := spk.StaticNodes{TypeMeta: metav1.TypeMeta{APIVersion: spk.APIVersionStaticNodes, Kind: spk.KindStaticNodes}, ObjectMeta: metav1.ObjectMeta{Name: "nodes"}}
+	for _, name := range slices.Sorted(maps.Keys(nodeAddrs)) {
+		nodes.Nodes = append(nodes.Nodes, spk.StaticNode{Name: name, IPv4: nodeAddrs[name]})
+	}
+	o.Nodes = append(o.Nodes, nodes)
 	doc, err := o.YAML()
 	if err != nil {
 		r.t.Fatal(err)

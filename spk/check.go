@@ -58,6 +58,9 @@ func (o *Objects) Check() Problems {
 	for i := range o.Endpoints {
 		c.endpoints(&o.Endpoints[i])
 	}
+	for i := range o.Nodes {
+		c.nodes(&o.Nodes[i])
+	}
 	if len(c.list) == 0 {
 		return nil
 	}
@@ -472,6 +475,35 @@ func (c *checker) endpoints(se *StaticEndpoints) {
 		}
 		if ep.Node != "" && (len(ep.Node) > 253 || !dnsSubdomain.MatchString(ep.Node)) {
 			c.add(loc, p+".node", "%q is not a valid node name", ep.Node)
+		}
+	}
+}
+
+func (c *checker) nodes(sn *StaticNodes) {
+	loc := location(sn.Source, KindStaticNodes, &sn.ObjectMeta)
+	c.meta(loc, sn.Source, KindStaticNodes, &sn.ObjectMeta)
+	seen := map[string]int{}
+	for i, n := range sn.Nodes {
+		p := fmt.Sprintf("nodes[%d]", i)
+		switch {
+		case n.Name == "":
+			c.add(loc, p+".name", "must not be empty")
+		case len(n.Name) > 253 || !dnsSubdomain.MatchString(n.Name):
+			c.add(loc, p+".name", "%q is not a valid node name", n.Name)
+		default:
+			if j, dup := seen[n.Name]; dup {
+				c.add(loc, p+".name", "node %s is already nodes[%d]", n.Name, j)
+			}
+			seen[n.Name] = i
+		}
+		if n.IPv4 == "" && n.IPv6 == "" {
+			c.add(loc, p, "needs ipv4 or ipv6 (the node's egress-net address, where its tenant tunnels start)")
+		}
+		if n.IPv4 != "" {
+			c.parseAddr(loc, p+".ipv4", n.IPv4, ipcheck.IPv4)
+		}
+		if n.IPv6 != "" {
+			c.parseAddr(loc, p+".ipv6", n.IPv6, ipcheck.IPv6)
 		}
 	}
 }

@@ -38,6 +38,7 @@ func (o *Objects) inClaimOrder() *Objects {
 		Egresses:  slices.Clone(o.Egresses),
 		Routes:    slices.Clone(o.Routes),
 		Endpoints: slices.Clone(o.Endpoints),
+		Nodes:     slices.Clone(o.Nodes),
 		Routing:   o.Routing,
 	}
 	SortOldestFirst(cp.VLANs, func(v *F5SPKVlan) *metav1.ObjectMeta { return &v.ObjectMeta })
@@ -46,5 +47,6 @@ func (o *Objects) inClaimOrder() *Objects {
 	SortOldestFirst(cp.Egresses, func(v *F5SPKEgress) *metav1.ObjectMeta { return &v.ObjectMeta })
 	SortOldestFirst(cp.Routes, func(v *F5SPKStaticRoute) *metav1.ObjectMeta { return &v.ObjectMeta })
 	SortOldestFirst(cp.Endpoints, func(v *StaticEndpoints) *metav1.ObjectMeta { return &v.ObjectMeta })
+	SortOldestFirst(cp.Nodes, func(v *StaticNodes) *metav1.ObjectMeta { return &v.ObjectMeta })
 	return cp
 }

@@ -51,6 +51,10 @@ func Compile(o *Objects, replicas int) *Compiled {
 	for i := range o.Ingresses {
 		c.ingress(&o.Ingresses[i], vlanNames)
 	}
+	vteps := o.vteps()
+	for _, cfg := range c.out.Configs {
+		cfg.VTEPs = vteps
+	}
 	vnis := map[uint32]string{}
 	poolUsers := map[string]*F5SPKEgress{}
 	for i := range o.Egresses {
@@ -106,6 +110,7 @@ func (c *Compiled) withoutBad(o *Objects) *Objects {
 		Egresses:  keep(o.Egresses, bad, func(v *F5SPKEgress) string { return location(v.Source, KindEgress, &v.ObjectMeta) }),
 		Routes:    keep(o.Routes, bad, func(v *F5SPKStaticRoute) string { return location(v.Source, KindStaticRoute, &v.ObjectMeta) }),
 		Endpoints: keep(o.Endpoints, bad, func(v *StaticEndpoints) string { return location(v.Source, KindStaticEndpoints, &v.ObjectMeta) }),
+		Nodes:     keep(o.Nodes, bad, func(v *StaticNodes) string { return location(v.Source, KindStaticNodes, &v.ObjectMeta) }),
 		Routing:   o.Routing,
 	}
 }
@@ -259,6 +264,22 @@ func (c *compiler) ingress(in *F5SPKIngressTCP, vlanNames map[string]bool) {
 	}
 }
 
+// vteps are every node's egress-net addresses, sorted, without repeats.
+func (o *Objects) vteps() []netip.Addr {
+	var out []netip.Addr
+	for i := range o.Nodes {
+		for _, n := range o.Nodes[i].Nodes {
+			for _, s := range []string{n.IPv4, n.IPv6} {
+				if a, err := netip.ParseAddr(s); err == nil {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
 // tenantNamespaces are the namespaces holding an F5SPKEgress.
 func (o *Objects) tenantNamespaces() map[string]bool {
 	out := map[string]bool{}
@@ -293,6 +314,10 @@ func (c *compiler) egress(e *F5SPKEgress, vnis map[uint32]string, poolUsers map[
 	}
 	if first, dup := vnis[vni]; dup {
 		c.reject(loc, "metadata.annotations["+AnnotationVXLANKey+"]", "VXLAN key %d is already used by %s; each tenant needs its own", vni, first)
+		return
+	}
+	if len(c.out.Configs) > 0 && len(c.out.Configs[0].VTEPs) == 0 {
+		c.reject(loc, "metadata", "no node's egress-net address is known (the nodes' address annotation in a cluster, StaticNodes in standalone mode), and a TMM takes tenant VXLAN only from those")
 		return
 	}
 	typ := e.EffectiveSNATType()

@@ -41,6 +41,11 @@ func TestCompileGolden(t *testing.T) {
 	if seed.Routing, err = ParseValues("values.yaml", []byte(seedValues)); err != nil {
 		t.Fatal(err)
 	}
+	// The seed has no nodes (a cluster's come from the Node objects): one
+	// standalone node, so its egress is compiled.
+	seedNodes := StaticNodes{TypeMeta: typeMeta(APIVersionStaticNodes, KindStaticNodes), Nodes: []StaticNode{{Name: "worker", IPv4: "10.1.30.3"}}}
+	seedNodes.Name = "nodes"
+	seed.Nodes = append(seed.Nodes, seedNodes)
 	def := labObjects(t)
 	def.Routing = ValuesFromTopology(builtin(t, "default"))
 	for _, tc := range []struct {

@@ -27,6 +27,10 @@ func labObjects(t *testing.T) *Objects {
 		}
 		o.Endpoints = append(o.Endpoints, se)
 	}
+	nodes := StaticNodes{TypeMeta: typeMeta(APIVersionStaticNodes, KindStaticNodes),
+		Nodes: []StaticNode{{Name: "bnk-worker", IPv4: "198.18.100.3"}, {Name: "bnk-worker2", IPv4: "198.18.100.4"}}}
+	nodes.Name = "nodes"
+	o.Nodes = append(o.Nodes, nodes)
 	r := F5SPKStaticRoute{TypeMeta: typeMeta(APIVersionStaticRoute, KindStaticRoute),
 		Spec: F5SPKStaticRouteSpec{Destination: "198.51.100.0", PrefixLen: 24, Gateway: "192.0.2.250"}}
 	r.Name, r.Namespace = "to-clients", "spk-ingress"

@@ -143,7 +143,34 @@ func FromCluster(c *Cluster) *Resolved {
 	for _, k := range keys {
 		out.Objects.Endpoints = append(out.Objects.Endpoints, *pools[k])
 	}
+	if sn := staticNodes(c.Nodes, annotation); len(sn.Nodes) > 0 {
+		out.Objects.Nodes = []StaticNodes{sn}
+	}
 	return out
+}
+
+// staticNodes lists the nodes that carry the egress-net address
+// annotation, with those addresses: the tenant tunnels' only senders.
+// Nodes without it (the control plane) send no tenant traffic.
+func staticNodes(nodes []corev1.Node, annotation string) StaticNodes {
+	sn := StaticNodes{TypeMeta: typeMeta(APIVersionStaticNodes, KindStaticNodes), ObjectMeta: metav1.ObjectMeta{Name: "nodes"}}
+	for i := range nodes {
+		n := &nodes[i]
+		v4, v6, err := NodeEgressAddresses(n, annotation)
+		if err != nil || !v4.IsValid() && !v6.IsValid() {
+			continue
+		}
+		node := StaticNode{Name: n.Name}
+		if v4.IsValid() {
+			node.IPv4 = v4.Addr().String()
+		}
+		if v6.IsValid() {
+			node.IPv6 = v6.Addr().String()
+		}
+		sn.Nodes = append(sn.Nodes, node)
+	}
+	slices.SortFunc(sn.Nodes, func(a, b StaticNode) int { return strings.Compare(a.Name, b.Name) })
+	return sn
 }
 
 func servicePort(svc *corev1.Service, port int32) (corev1.ServicePort, bool) {

@@ -209,6 +209,13 @@ func supportedKinds() []kindInfo {
 			o.Endpoints = append(o.Endpoints, v)
 			return err
 		}},
+		{APIVersionStaticNodes, KindStaticNodes, func(dec *yaml.Decoder, o *Objects, src string) error {
+			var v StaticNodes
+			h, err := decodeDoc(dec, &v)
+			v.TypeMeta, v.ObjectMeta, v.Source = h.typeMeta(), h.objectMeta(), src
+			o.Nodes = append(o.Nodes, v)
+			return err
+		}},
 	}
 }
 

@@ -69,13 +69,13 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`crs/vlan.yaml:5: unknown field "status" (known fields here: apiVersion, kind, metadata, spec); status is written by the controller, not read from CR files`}},
 		{name: "unknown kind",
 			data: "apiVersion: k8s.f5net.com/v1\nkind: F5SPKVlans\n",
-			want: []string{`crs/vlan.yaml:1: unknown apiVersion "k8s.f5net.com/v1" kind "F5SPKVlans" (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints)`}},
+			want: []string{`crs/vlan.yaml:1: unknown apiVersion "k8s.f5net.com/v1" kind "F5SPKVlans" (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints, spklab.io/v1alpha1 StaticNodes)`}},
 		{name: "unknown apiVersion of a known kind",
 			data: "apiVersion: k8s.f5net.com/v3\nkind: F5SPKEgress\n",
-			want: []string{`crs/vlan.yaml:1: unknown apiVersion "k8s.f5net.com/v3" kind "F5SPKEgress" (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints)`}},
+			want: []string{`crs/vlan.yaml:1: unknown apiVersion "k8s.f5net.com/v3" kind "F5SPKEgress" (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints, spklab.io/v1alpha1 StaticNodes)`}},
 		{name: "missing kind",
 			data: "apiVersion: k8s.f5net.com/v1\nmetadata: {name: v}\n",
-			want: []string{`crs/vlan.yaml:1: missing kind (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints)`}},
+			want: []string{`crs/vlan.yaml:1: missing kind (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints, spklab.io/v1alpha1 StaticNodes)`}},
 		{name: "kind not a string",
 			data: "apiVersion: k8s.f5net.com/v1\nkind: [F5SPKVlan]\n",
 			want: []string{`crs/vlan.yaml:2: kind must be a string, not a list`}},
@@ -102,7 +102,7 @@ func TestParseErrors(t *testing.T) {
 			want: []string{
 				`crs/vlan.yaml:5: unknown field "tga" (known fields here: auto_lasthop, bonded, interfaces, internal, mtu, name, prefixlen_v4, prefixlen_v6, selfip_v4s, selfip_v6s, tag)`,
 				`crs/vlan.yaml:11: "x" is a string where an integer is expected`,
-				`crs/vlan.yaml:13: missing apiVersion (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints)`,
+				`crs/vlan.yaml:13: missing apiVersion (supported: k8s.f5net.com/v1 F5SPKVlan, ingresstcp.k8s.f5net.com/v1 F5SPKIngressTCP, k8s.f5net.com/v1 F5SPKSnatpool, k8s.f5net.com/v2 F5SPKEgress, k8s.f5net.com/v1 F5SPKStaticRoute, spklab.io/v1alpha1 StaticEndpoints, spklab.io/v1alpha1 StaticNodes)`,
 			}},
 	}
 	for _, tc := range cases {

@@ -113,7 +113,7 @@ func labelledMeta(name, namespace string) metav1.ObjectMeta {
 
 // YAML writes the objects as one multi-document stream of CR files, in the
 // order they are applied: VLANs, snatpools, egresses, ingresses, static
-// routes, then static endpoints. Only what a CR file holds is written (apiVersion, kind, name,
+// routes, static endpoints, then static nodes. Only what a CR file holds is written (apiVersion, kind, name,
 // namespace, labels, annotations, spec): status is the controller's.
 func (o *Objects) YAML() ([]byte, error) {
 	var buf bytes.Buffer
@@ -166,6 +166,13 @@ func (o *Objects) YAML() ([]byte, error) {
 		v := &o.Endpoints[i]
 		h := headerOf(v.TypeMeta, v.ObjectMeta)
 		if err := encode(h, document[StaticEndpoints]{h, v}); err != nil {
+			return nil, err
+		}
+	}
+	for i := range o.Nodes {
+		v := &o.Nodes[i]
+		h := headerOf(v.TypeMeta, v.ObjectMeta)
+		if err := encode(h, document[StaticNodes]{h, v}); err != nil {
 			return nil, err
 		}
 	}

@@ -26,8 +26,10 @@ const (
 	// pseudoCNIConfig, which spklab's node agent replaces.
 	APIVersionEgress      = "k8s.f5net.com/v2"
 	APIVersionStaticRoute = "k8s.f5net.com/v1"
-	// APIVersionStaticEndpoints is spklab's own group, for standalone mode.
+	// APIVersionStaticEndpoints and APIVersionStaticNodes are spklab's own
+	// group, for standalone mode.
 	APIVersionStaticEndpoints = "spklab.io/v1alpha1"
+	APIVersionStaticNodes     = "spklab.io/v1alpha1"
 
 	KindVLAN            = "F5SPKVlan"
 	KindIngressTCP      = "F5SPKIngressTCP"
@@ -35,6 +37,7 @@ const (
 	KindEgress          = "F5SPKEgress"
 	KindStaticRoute     = "F5SPKStaticRoute"
 	KindStaticEndpoints = "StaticEndpoints"
+	KindStaticNodes     = "StaticNodes"
 )
 
 // Condition types every CR gets in its status.
@@ -645,6 +648,31 @@ type StaticEndpoint struct {
 // SetDefaults exists for symmetry; StaticEndpoints has no defaulted field.
 func (*StaticEndpoints) SetDefaults() {}
 
+// StaticNodes is spklab's own kind for standalone mode: the cluster's
+// nodes with their egress-net addresses, replacing Nodes and their address
+// annotation when there is no Kubernetes. Those addresses are the only
+// senders a TMM takes tenant VXLAN from (config.Config.VTEPs). It has no
+// CRD.
+// +kubebuilder:object:root=true
+// +kubebuilder:object:generate=true
+type StaticNodes struct {
+	metav1.TypeMeta   `json:",inline" yaml:"-"`
+	metav1.ObjectMeta `json:"metadata,omitempty" yaml:"-"`
+
+	Nodes  []StaticNode `json:"nodes" yaml:"nodes"`
+	Status Status       `json:"status,omitempty" yaml:"-"`
+
+	Source string `json:"-" yaml:"-"`
+}
+
+// StaticNode is one node and its egress-net addresses (at least one).
+// +kubebuilder:object:generate=true
+type StaticNode struct {
+	Name string `json:"name" yaml:"name"`
+	IPv4 string `json:"ipv4,omitempty" yaml:"ipv4,omitempty"`
+	IPv6 string `json:"ipv6,omitempty" yaml:"ipv6,omitempty"`
+}
+
 // The list types the API server returns for each kind with a CRD.
 
 // F5SPKVlanList is a list of F5SPKVlan.
@@ -701,6 +729,7 @@ type Objects struct {
 	Egresses  []F5SPKEgress
 	Routes    []F5SPKStaticRoute
 	Endpoints []StaticEndpoints
+	Nodes     []StaticNodes
 	// Routing is the TMM's dynamic routing from the Helm values (not a CR);
 	// nil = none.
 	Routing *DynamicRouting
@@ -755,11 +784,13 @@ func (o *Objects) Remove(kind, namespace, name string) bool {
 		o.Routes = slices.DeleteFunc(o.Routes, func(v F5SPKStaticRoute) bool { return match(&v.ObjectMeta) })
 	case KindStaticEndpoints:
 		o.Endpoints = slices.DeleteFunc(o.Endpoints, func(v StaticEndpoints) bool { return match(&v.ObjectMeta) })
+	case KindStaticNodes:
+		o.Nodes = slices.DeleteFunc(o.Nodes, func(v StaticNodes) bool { return match(&v.ObjectMeta) })
 	}
 	return o.Len() < n
 }
 
 // Len is the number of objects.
 func (o *Objects) Len() int {
-	return len(o.VLANs) + len(o.Ingresses) + len(o.Snatpools) + len(o.Egresses) + len(o.Routes) + len(o.Endpoints)
+	return len(o.VLANs) + len(o.Ingresses) + len(o.Snatpools) + len(o.Egresses) + len(o.Routes) + len(o.Endpoints) + len(o.Nodes)
 }

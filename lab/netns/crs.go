@@ -17,23 +17,33 @@ import (
 const (
 	CRFile        = "crs.yaml"
 	EndpointsFile = "endpoints.yaml"
+	NodesFile     = "nodes.yaml"
 	RoutesFile    = "routes.yaml"
 )
 
 // crObjects returns what spk-tmm reads in standalone mode: the topology's
-// CRs, the tenant Services' endpoints (the lab's pods) and, with
+// CRs, the tenant Services' endpoints (the lab's pods), the nodes' egress
+// addresses (the only senders of tenant VXLAN) and, with
 // staticRouting, static routes for what the router announces (standing in
 // for BGP-learned routes).
 func crObjects(t *topology.Topology, pods []Pod, staticRouting bool) (base, extra *spk.Objects, err error) {
 	base = spk.FromTopology(t)
 	extra = &spk.Objects{}
 	nodeAddr := map[string]string{}
+	nodes := spk.StaticNodes{
+		TypeMeta:   metav1.TypeMeta{APIVersion: spk.APIVersionStaticNodes, Kind: spk.KindStaticNodes},
+		ObjectMeta: managedMeta("nodes", t.SPK.Namespace),
+	}
 	if v := egressVLAN(t); v != nil {
 		if n := t.VLANNetwork(*v); n != nil && n.Attach != nil {
 			for _, na := range n.Attach.Addresses {
 				nodeAddr[na.Node] = na.IPv4
+				nodes.Nodes = append(nodes.Nodes, spk.StaticNode{Name: na.Node, IPv4: na.IPv4, IPv6: na.IPv6})
 			}
 		}
+	}
+	if len(nodes.Nodes) > 0 {
+		extra.Nodes = []spk.StaticNodes{nodes}
 	}
 	for _, tn := range t.Tenants {
 		se := spk.StaticEndpoints{
@@ -83,6 +93,7 @@ func crObjects(t *topology.Topology, pods []Pod, staticRouting bool) (base, extr
 	all := *base
 	all.Routes = append(append([]spk.F5SPKStaticRoute(nil), base.Routes...), extra.Routes...)
 	all.Endpoints = append(append([]spk.StaticEndpoints(nil), base.Endpoints...), extra.Endpoints...)
+	all.Nodes = append(append([]spk.StaticNodes(nil), base.Nodes...), extra.Nodes...)
 	if ps := all.Check(); ps != nil {
 		return nil, nil, fmt.Errorf("the lab's CRs do not check:\n%w", ps)
 	}
@@ -104,6 +115,7 @@ func writeCRs(dir string, base, extra *spk.Objects) error {
 	}{
 		{CRFile, base},
 		{EndpointsFile, &spk.Objects{Endpoints: extra.Endpoints}},
+		{NodesFile, &spk.Objects{Nodes: extra.Nodes}},
 		{RoutesFile, &spk.Objects{Routes: extra.Routes}},
 	}
 	for _, f := range files {

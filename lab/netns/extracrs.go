@@ -56,6 +56,7 @@ func mergeObjects(sets ...*spk.Objects) *spk.Objects {
 		out.Egresses = append(out.Egresses, s.Egresses...)
 		out.Routes = append(out.Routes, s.Routes...)
 		out.Endpoints = append(out.Endpoints, s.Endpoints...)
+		out.Nodes = append(out.Nodes, s.Nodes...)
 		if s.Routing != nil {
 			out.Routing = s.Routing
 		}
