@@ -233,13 +233,13 @@ func (a *Agent) read(ctx context.Context) (Inputs, error) {
 }
 
 // apply makes the node match n in its network namespace: with no tenants
-// it removes everything tenantnet made (which needs no underlay or
-// address), else it finds the underlay and applies.
+// it keeps only the guard (which needs no underlay or address), else it
+// finds the underlay and applies.
 func (a *Agent) apply(n tenantnet.Node) (tenantnet.Node, error) {
 	err := a.opts.InNetns(func() error {
 		if len(n.Tenants) == 0 {
-			if err := tenantnet.Remove(); err != nil {
-				return fmt.Errorf("removing the egress configuration: %w", err)
+			if err := tenantnet.Apply(tenantnet.Node{Guard: n.Guard}); err != nil {
+				return fmt.Errorf("applying the guard: %w", err)
 			}
 			return nil
 		}

@@ -101,6 +101,12 @@ func Build(in Inputs) (Desired, error) {
 		vniOwner[vni] = key
 		tenants = append(tenants, tenantnet.Tenant{Name: e.Namespace, VNI: vni, Pods: sortedUnique(pods)})
 	}
+	// The guard stands on every node, tenants here or not: no pod may
+	// send VXLAN to a TMM (only the node's own tunnels may).
+	guard, _, guardErr := spk.TunnelRemotes(in.VLANs)
+	if guardErr == nil {
+		d.Node.Guard = guard
+	}
 	if len(tenants) == 0 {
 		return d, nil
 	}
@@ -115,12 +121,11 @@ func Build(in Inputs) (Desired, error) {
 	if !v4.IsValid() {
 		return d, fmt.Errorf("node %s: the egress-net address annotation has no IPv4 address (the tenant tunnels run over IPv4)", in.NodeName)
 	}
-	remotes, _, err := spk.TunnelRemotes(in.VLANs)
-	if err != nil {
-		return d, err
+	if guardErr != nil {
+		return d, guardErr
 	}
 	for i := range tenants {
-		tenants[i].TMMs = remotes
+		tenants[i].TMMs = guard
 	}
 
 	exempt := make([]netip.Prefix, 0, len(in.ClusterCIDRs)+2)
@@ -134,6 +139,7 @@ func Build(in Inputs) (Desired, error) {
 		Local:   v4.Addr(),
 		Exempt:  slices.Compact(exempt),
 		Tenants: tenants,
+		Guard:   guard,
 	}
 	return d, nil
 }

@@ -548,7 +548,7 @@ func (p *plan) workers(t *topology.Topology) error {
 				if underlay[pod.Node] == "" || !local[pod.Node].Is4() {
 					return fmt.Errorf("node %s hosts egress pods of %s but has no IPv4 address on the egress network", pod.Node, tn.Namespace)
 				}
-				tnode = &tenantnet.Node{Underlay: underlay[pod.Node], Local: local[pod.Node], Exempt: exempt}
+				tnode = &tenantnet.Node{Underlay: underlay[pod.Node], Local: local[pod.Node], Exempt: exempt, Guard: tmms}
 				p.nodes[nodeNS] = tnode
 			}
 			ti := -1

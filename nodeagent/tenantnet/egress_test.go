@@ -65,7 +65,7 @@ func TestEgressReachesFakeTMM(t *testing.T) {
 		return netlink.RouteAdd(&netlink.Route{LinkIndex: cali.Attrs().Index, Dst: netconv.IPNet(netip.PrefixFrom(redPod0, 32)), Scope: netlink.SCOPE_LINK})
 	}))
 
-	apply(t, node, Node{Underlay: "eth2", Local: nodeAddr, Exempt: exempt,
+	apply(t, node, Node{Underlay: "eth2", Local: nodeAddr, Exempt: exempt, Guard: []netip.Addr{tmm0},
 		Tenants: []Tenant{{Name: "red", VNI: 100, TMMs: []netip.Addr{tmm0}, Pods: []netip.Addr{redPod0}}}})
 	var nodeVXMAC net.HardwareAddr
 	must(t, node.Do(func() error {
@@ -164,6 +164,44 @@ func TestEgressReachesFakeTMM(t *testing.T) {
 	if err := findVXLAN(t, capFD, 100, nodeAddr, tmm0, redPod0, outside); err != nil {
 		t.Error(err)
 	}
+
+	// The pod crafts VXLAN itself, with another tenant's key, straight to
+	// the TMM: the node's guard stops it (the node's own tunnel, above,
+	// still runs), so nothing with that key reaches the TMM.
+	var forge net.Conn
+	must(t, pod.Do(func() error {
+		var err error
+		forge, err = net.Dial("udp4", net.JoinHostPort(tmm0.String(), fmt.Sprint(VXLANPort)))
+		return err
+	}))
+	defer forge.Close()
+	forged := append([]byte{0x08, 0, 0, 0, 0, 0, 200, 0}, make([]byte, 64)...) // VXLAN header, VNI 200
+	for range 3 {
+		_, _ = forge.Write(forged) // refused after the first: the ICMP error comes back
+		time.Sleep(50 * time.Millisecond)
+	}
+	if seen := vxlanSeen(capFD, 200, time.Second); seen != "" {
+		t.Errorf("a pod's own VXLAN with key 200 reached the TMM: %s", seen)
+	}
+}
+
+// vxlanSeen reads captured frames for d and describes the first VXLAN
+// frame with vni ("" when none came).
+func vxlanSeen(fd int, vni uint32, d time.Duration) string {
+	buf := make([]byte, 65536)
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			continue
+		}
+		p := gopacket.NewPacket(buf[:n], layers.LayerTypeEthernet, gopacket.Default)
+		ip4, _ := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
+		vx, _ := p.Layer(layers.LayerTypeVXLAN).(*layers.VXLAN)
+		if ip4 != nil && vx != nil && vx.VNI == vni {
+			return fmt.Sprintf("%s > %s vni %d", ip4.SrcIP, ip4.DstIP, vx.VNI)
+		}
+	}
+	return ""
 }
 
 // packetSocket opens an AF_PACKET socket on dev in the calling thread's

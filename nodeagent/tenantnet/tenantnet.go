@@ -35,6 +35,11 @@ const (
 	// VXLANOverhead is what encapsulation adds over IPv4 (outer IP, UDP,
 	// VXLAN and inner Ethernet headers).
 	VXLANOverhead = 50
+	// PriorityGuard and PriorityGuard+1 are the guard rules: VXLAN to a
+	// TMM self IP that this node sends itself ("iif lo") looks up main; any
+	// other — a pod's, forwarded by the node — is prohibited. Only the node
+	// may say which tenant a packet is.
+	PriorityGuard = 900
 	// PriorityExempt is the priority of the "to <cluster prefix> lookup main"
 	// rules; they come before the pod rules.
 	PriorityExempt = 1000
@@ -72,6 +77,10 @@ type Node struct {
 	// subnet, service subnet, egress-network subnets.
 	Exempt  []netip.Prefix
 	Tenants []Tenant
+	// Guard are the TMM self IPs on the egress network (IPv4) that the
+	// node's pods may not send VXLAN to: only the node's own tunnels may.
+	// It applies with or without tenants on the node.
+	Guard []netip.Addr
 }
 
 // Device is the VXLAN device name of a VNI.
@@ -94,25 +103,32 @@ func Apply(n Node) error {
 	if err := n.check(); err != nil {
 		return err
 	}
-	under, err := netlink.LinkByName(n.Underlay)
-	if err != nil {
-		return fmt.Errorf("underlay %s: %w", n.Underlay, err)
-	}
-	if err := setSysctl("net/ipv4/conf/all/rp_filter", "0"); err != nil {
-		return err
-	}
 	want := map[string]bool{}
-	for _, t := range n.Tenants {
-		want[Device(t.VNI)] = true
-		if err := applyTenant(n, under, t); err != nil {
-			return fmt.Errorf("tenant %s (VNI %d): %w", t.Name, t.VNI, err)
+	if len(n.Tenants) > 0 {
+		under, err := netlink.LinkByName(n.Underlay)
+		if err != nil {
+			return fmt.Errorf("underlay %s: %w", n.Underlay, err)
+		}
+		if err := setSysctl("net/ipv4/conf/all/rp_filter", "0"); err != nil {
+			return err
+		}
+		if err := applyTenants(n, under, want); err != nil {
+			return err
 		}
 	}
 	if err := removeDevices(func(name string) bool { return !want[name] }); err != nil {
 		return err
 	}
-	if err := syncRules(n); err != nil {
-		return err
+	return syncRules(n)
+}
+
+// applyTenants applies every tenant and marks its device wanted.
+func applyTenants(n Node, under netlink.Link, want map[string]bool) error {
+	for _, t := range n.Tenants {
+		want[Device(t.VNI)] = true
+		if err := applyTenant(n, under, t); err != nil {
+			return fmt.Errorf("tenant %s (VNI %d): %w", t.Name, t.VNI, err)
+		}
 	}
 	return nil
 }
@@ -135,6 +151,14 @@ func Remove() error {
 }
 
 func (n Node) check() error {
+	for _, a := range n.Guard {
+		if !a.Is4() {
+			return fmt.Errorf("tenantnet: guarded TMM address %v is not IPv4 (the underlay is IPv4)", a)
+		}
+	}
+	if len(n.Tenants) == 0 {
+		return nil // no tunnel: neither underlay nor local address is used
+	}
 	if n.Underlay == "" {
 		return errors.New("tenantnet: no underlay device")
 	}
@@ -330,12 +354,26 @@ type rule struct {
 	priority int
 	src, dst netip.Prefix
 	table    int
+	// Guard rules only: the interface the packet came in on ("lo" for the
+	// node's own), UDP destination port VXLANPort, and prohibit instead of
+	// a table.
+	iif      string
+	vxlan    bool
+	prohibit bool
 }
 
 func (r rule) netlink() *netlink.Rule {
 	nr := netlink.NewRule()
 	nr.Priority = r.priority
 	nr.Table = r.table
+	nr.IifName = r.iif
+	if r.vxlan {
+		nr.IPProto = unix.IPPROTO_UDP
+		nr.Dport = netlink.NewRulePortRange(VXLANPort, VXLANPort)
+	}
+	if r.prohibit {
+		nr.Type = unix.RTN_PROHIBIT
+	}
 	p := r.src
 	if r.dst.IsValid() {
 		p = r.dst
@@ -355,6 +393,11 @@ func (r rule) netlink() *netlink.Rule {
 
 func wantedRules(n Node) map[rule]bool {
 	want := map[rule]bool{}
+	for _, a := range n.Guard {
+		dst := netip.PrefixFrom(a, a.BitLen())
+		want[rule{priority: PriorityGuard, dst: dst, table: unix.RT_TABLE_MAIN, iif: "lo", vxlan: true}] = true
+		want[rule{priority: PriorityGuard + 1, dst: dst, vxlan: true, prohibit: true}] = true
+	}
 	if len(n.Tenants) == 0 {
 		return want
 	}
@@ -369,9 +412,10 @@ func wantedRules(n Node) map[rule]bool {
 	return want
 }
 
-// ownRules lists the rules tenantnet made: exempt rules (priority
-// PriorityExempt, main table, a destination only) and pod rules (priority
-// PriorityPod, a table of the reserved range).
+// ownRules lists the rules tenantnet made: guard rules (priorities
+// PriorityGuard and PriorityGuard+1, UDP to the VXLAN port), exempt rules
+// (priority PriorityExempt, main table, a destination only) and pod rules
+// (priority PriorityPod, a table of the reserved range).
 func ownRules() ([]netlink.Rule, error) {
 	all, err := Consistent(func() ([]netlink.Rule, error) { return netlink.RuleList(netlink.FAMILY_ALL) })
 	if err != nil {
@@ -380,6 +424,7 @@ func ownRules() ([]netlink.Rule, error) {
 	var out []netlink.Rule
 	for _, r := range all {
 		switch {
+		case (r.Priority == PriorityGuard || r.Priority == PriorityGuard+1) && isGuard(r):
 		case r.Priority == PriorityExempt && r.Table == unix.RT_TABLE_MAIN && r.Dst != nil && r.Src == nil:
 		case r.Priority == PriorityPod && ownTable(r.Table) && r.Src != nil && r.Dst == nil:
 		default:
@@ -390,6 +435,22 @@ func ownRules() ([]netlink.Rule, error) {
 	return out, nil
 }
 
+func isGuard(r netlink.Rule) bool {
+	return r.IPProto == unix.IPPROTO_UDP && r.Dport != nil && r.Dport.Start == VXLANPort && r.Dport.End == VXLANPort && r.Dst != nil
+}
+
+// ruleOf is the comparable form of a rule read from the kernel.
+func ruleOf(r netlink.Rule) rule {
+	out := rule{priority: r.Priority, src: netconv.Prefix(r.Src), dst: netconv.Prefix(r.Dst), table: r.Table}
+	if isGuard(r) {
+		// netlink's RuleList does not report a rule's action, so the deny
+		// rule is known by its priority and its want of a table.
+		out.iif, out.vxlan = r.IifName, true
+		out.prohibit = r.Priority == PriorityGuard+1 && r.Table == 0
+	}
+	return out
+}
+
 func syncRules(n Node) error {
 	want := wantedRules(n)
 	have, err := ownRules()
@@ -397,7 +458,7 @@ func syncRules(n Node) error {
 		return err
 	}
 	for i := range have {
-		r := rule{priority: have[i].Priority, src: netconv.Prefix(have[i].Src), dst: netconv.Prefix(have[i].Dst), table: have[i].Table}
+		r := ruleOf(have[i])
 		if want[r] {
 			delete(want, r)
 			continue
@@ -416,6 +477,10 @@ func syncRules(n Node) error {
 
 func (r rule) String() string {
 	switch {
+	case r.prohibit:
+		return fmt.Sprintf("priority %d to %s ipproto udp dport %d prohibit", r.priority, r.dst, VXLANPort)
+	case r.vxlan:
+		return fmt.Sprintf("priority %d iif %s to %s ipproto udp dport %d lookup %d", r.priority, r.iif, r.dst, VXLANPort, r.table)
 	case r.src.IsValid():
 		return fmt.Sprintf("priority %d from %s lookup %d", r.priority, r.src, r.table)
 	default:

@@ -139,7 +139,7 @@ func snapshot(t *testing.T, ns *testenv.Netns) state {
 			return err
 		}
 		for _, r := range rules {
-			s.rules = append(s.rules, rule{priority: r.Priority, src: netconv.Prefix(r.Src), dst: netconv.Prefix(r.Dst), table: r.Table}.String())
+			s.rules = append(s.rules, ruleOf(r).String())
 		}
 		return nil
 	})
@@ -329,8 +329,9 @@ func TestApplyReplacesAWrongDevice(t *testing.T) {
 
 func TestApplyRejectsBadInput(t *testing.T) {
 	for name, n := range map[string]Node{
-		"no underlay": {Local: nodeAddr},
-		"v6 local":    {Underlay: "eth2", Local: netip.MustParseAddr("2001::1")},
+		"no underlay": {Local: nodeAddr, Tenants: []Tenant{{Name: "a", VNI: 5, TMMs: []netip.Addr{tmm0}}}},
+		"v6 local":    {Underlay: "eth2", Local: netip.MustParseAddr("2001::1"), Tenants: []Tenant{{Name: "a", VNI: 5, TMMs: []netip.Addr{tmm0}}}},
+		"v6 guard":    {Guard: []netip.Addr{netip.MustParseAddr("2001::1")}},
 		"vni 0":       {Underlay: "eth2", Local: nodeAddr, Tenants: []Tenant{{Name: "a", TMMs: []netip.Addr{tmm0}}}},
 		"vni too big": {Underlay: "eth2", Local: nodeAddr, Tenants: []Tenant{{Name: "a", VNI: MaxVNI + 1, TMMs: []netip.Addr{tmm0}}}},
 		"shared vni": {Underlay: "eth2", Local: nodeAddr, Tenants: []Tenant{
@@ -372,4 +373,36 @@ func linkIndex(t *testing.T, ns *testenv.Netns, name string) int {
 
 func equalState(a, b state) bool {
 	return slices.Equal(a.devices, b.devices) && slices.Equal(a.fdb, b.fdb) && slices.Equal(a.rules, b.rules) && slices.Equal(a.routes, b.routes)
+}
+
+// TestGuardWithoutTenants: the guard rules stand on a node with no tenant
+// (a pod of any namespace may try), converge, follow the TMM list and go
+// with Remove.
+func TestGuardWithoutTenants(t *testing.T) {
+	testenv.RequireRoot(t)
+	node := testenv.NewNetns(t, "gnode")
+	apply(t, node, Node{Guard: []netip.Addr{tmm0, tmm1}})
+	want := []string{
+		"priority 900 iif lo to 198.18.100.201/32 ipproto udp dport 4789 lookup 254",
+		"priority 900 iif lo to 198.18.100.202/32 ipproto udp dport 4789 lookup 254",
+		"priority 901 to 198.18.100.201/32 ipproto udp dport 4789 prohibit",
+		"priority 901 to 198.18.100.202/32 ipproto udp dport 4789 prohibit",
+	}
+	if s := snapshot(t, node); !slices.Equal(s.rules, want) {
+		t.Errorf("rules:\n got %q\nwant %q", s.rules, want)
+	}
+	apply(t, node, Node{Guard: []netip.Addr{tmm0, tmm1}})
+	if s := snapshot(t, node); !slices.Equal(s.rules, want) {
+		t.Errorf("second Apply: rules %q", s.rules)
+	}
+	apply(t, node, Node{Guard: []netip.Addr{tmm1}})
+	if s := snapshot(t, node); !slices.Equal(s.rules, []string{want[1], want[3]}) {
+		t.Errorf("after tmm0 left: rules %q", s.rules)
+	}
+	if err := node.Do(Remove); err != nil {
+		t.Fatal(err)
+	}
+	if s := snapshot(t, node); len(s.rules) != 0 {
+		t.Errorf("Remove left %q", s.rules)
+	}
 }
