@@ -161,6 +161,26 @@ type Neighbor struct {
 	NextHop6 netip.Addr `json:"nextHop6,omitzero"`
 }
 
+// RedactedPassword stands for a BGP password in what the config API shows.
+const RedactedPassword = "(redacted)"
+
+// Redacted is a copy fit to show: every BGP password replaced by
+// RedactedPassword (the version stays that of the real content).
+func (c *Config) Redacted() *Config {
+	out := *c
+	if c.BGP != nil {
+		b := *c.BGP
+		b.Neighbors = append([]Neighbor(nil), c.BGP.Neighbors...)
+		for i := range b.Neighbors {
+			if b.Neighbors[i].Password != "" {
+				b.Neighbors[i].Password = RedactedPassword
+			}
+		}
+		out.BGP = &b
+	}
+	return &out
+}
+
 // Seal sets Version to the hash of the rest of the config.
 func (c *Config) Seal() {
 	c.Version = ""

@@ -179,6 +179,11 @@ func (e *Engine) tick() int64 {
 func (e *Engine) Apply(cfg *config.Config) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A config that cannot run is refused before the exception path
+	// changes anything in the kernel (TAP devices and their addresses).
+	if _, _, _, err := buildState(cfg, e.ports, nil, newCounterSet()); err != nil {
+		return err
+	}
 	taps := map[string]*tapPort{}
 	if e.exception != nil {
 		for _, v := range cfg.VLANs {

@@ -83,6 +83,22 @@ func (s *server) ApplyConfig(_ context.Context, req *tmmv1.ApplyConfigRequest) (
 	if err := dec.Decode(&c); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "decoding config_json: %v", err)
 	}
+	if c.BGP != nil {
+		for _, n := range c.BGP.Neighbors {
+			if n.Password == config.RedactedPassword {
+				return nil, status.Errorf(codes.InvalidArgument, "bgp neighbor %s: password is the placeholder GetConfig shows, not a password", n.Address)
+			}
+		}
+	}
+	// The version is what the content hashes to, whatever the sender
+	// claims: a config pushed with a forged version runs under its own, so
+	// the controller's next resync sees a version it did not make and
+	// pushes its config again.
+	claimed := c.Version
+	c.Seal()
+	if claimed != "" && claimed != c.Version {
+		s.log.Warn("config version does not match its content", "claimed", claimed, "content", c.Version)
+	}
 	if err := s.b.Apply(&c); err != nil {
 		s.log.Warn("config refused", "version", c.Version, "err", err)
 		return nil, status.Errorf(codes.FailedPrecondition, "config %s refused: %v", c.Version, err)
@@ -93,7 +109,7 @@ func (s *server) ApplyConfig(_ context.Context, req *tmmv1.ApplyConfigRequest) (
 
 func (s *server) GetConfig(context.Context, *tmmv1.GetConfigRequest) (*tmmv1.GetConfigResponse, error) {
 	run := s.b.Config()
-	doc, err := marshal(run)
+	doc, err := marshal(run.Redacted())
 	if err != nil {
 		return nil, err
 	}

@@ -179,3 +179,59 @@ func TestUnixSocket(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestForgedVersionRunsUnderItsContent: a config pushed with the version
+// of another (the one the controller made) runs under the hash of what it
+// says, so whoever compares versions sees it is not theirs.
+func TestForgedVersionRunsUnderItsContent(t *testing.T) {
+	tmm := tmmapitest.Start(t)
+	c := tmmapi.NewClient(tmm.Addr)
+	defer c.Close()
+	legit := sampleConfig(0)
+	forged := sampleConfig(0)
+	forged.VirtualServers[0].Address = netip.MustParseAddr("198.19.19.66")
+	forged.Version = legit.Version
+	v, err := c.Apply(ctx(t), forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := *forged
+	content.Seal()
+	if v == legit.Version || v != content.Version {
+		t.Fatalf("the forged config runs as version %s; want its content's %s, not the claimed %s", v, content.Version, legit.Version)
+	}
+	if run, err := c.Running(ctx(t)); err != nil || run.Version != content.Version {
+		t.Fatalf("Running = %+v, %v; want %s", run, err, content.Version)
+	}
+}
+
+// TestGetConfigNeverShowsPasswords: the BGP password a config carries is
+// replaced in what GetConfig returns, and the placeholder cannot be pushed
+// back as a password.
+func TestGetConfigNeverShowsPasswords(t *testing.T) {
+	tmm := tmmapitest.Start(t)
+	c := tmmapi.NewClient(tmm.Addr)
+	defer c.Close()
+	cfg := sampleConfig(0)
+	cfg.BGP = &config.BGP{ASN: 64443, RouterID: netip.MustParseAddr("192.0.2.201"), Neighbors: []config.Neighbor{{
+		Address: netip.MustParseAddr("192.0.2.250"), ASN: 65500, Password: "s3cret-from-the-secret", IPv4: true,
+		VLAN: "external", Local: netip.MustParseAddr("192.0.2.201"),
+	}}}
+	cfg.Seal()
+	if _, err := c.Apply(ctx(t), cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Config(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.BGP.Neighbors[0].Password; p != config.RedactedPassword {
+		t.Fatalf("GetConfig shows the password as %q, want %q", p, config.RedactedPassword)
+	}
+	if got.Version != cfg.Version {
+		t.Fatalf("GetConfig's version %s, want the running content's %s", got.Version, cfg.Version)
+	}
+	if _, err := c.Apply(ctx(t), got); err == nil || !strings.Contains(err.Error(), "placeholder") {
+		t.Fatalf("pushing the redacted config back: err = %v, want a refusal naming the placeholder", err)
+	}
+}
