@@ -3,8 +3,6 @@ package netns
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -39,8 +37,8 @@ func (l *Lab) Down(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := os.RemoveAll(l.opts.RunDir); err != nil {
-		errs = append(errs, fmt.Errorf("removing %s: %w", l.opts.RunDir, err))
+	if err := l.removeRunDir(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		l.log.Info("netns lab down", "cluster", l.plan.cluster, "namespaces", len(names))

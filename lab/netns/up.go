@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"github.com/spklab/spklab/host/hosttools"
 	"github.com/spklab/spklab/lab/steps"
-	"os"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -67,8 +66,8 @@ func (l *Lab) Up(ctx context.Context) error {
 }
 
 func (l *Lab) upRunDir(context.Context) error {
-	if err := os.MkdirAll(l.opts.RunDir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", l.opts.RunDir, err)
+	if err := l.claimRunDir(); err != nil {
+		return err
 	}
 	base, extra, err := crObjects(l.topo, l.plan.pods, l.plan.staticRouting)
 	if err != nil {
