@@ -100,7 +100,7 @@ func TestSuitesOnNetnsLab(t *testing.T) {
 		if suites.Failures != 0 || suites.Tests < sum.Passed {
 			t.Errorf("JUnit report: %d tests, %d failures; want ≥ %d tests and no failure", suites.Tests, suites.Failures, sum.Passed)
 		}
-		for _, label := range []string{"[ingress, ipv4]", "[ingress, ipv6]", "[snat, ipv4]", "[bgp, ipv6]", "disruptive, ipv4, ipv6]"} {
+		for _, label := range []string{"[ingress, ipv4]", "[ingress, ipv6]", "[snat, ipv4]", "[bgp, ipv6]", "disruptive, ipv4, ipv6]", "[isolation]"} {
 			if !suites.hasCase(label) {
 				t.Errorf("JUnit report has no test case labelled %s", label)
 			}

@@ -59,6 +59,7 @@ func registerSuites(e *suiteEnv) {
 	registerIngress(e)
 	registerSNAT(e)
 	registerBGP(e)
+	registerIsolation(e)
 	if e.selfTest {
 		registerSelfTest(e)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -49,4 +50,35 @@ func (o *Objects) inClaimOrder() *Objects {
 	SortOldestFirst(cp.Endpoints, func(v *StaticEndpoints) *metav1.ObjectMeta { return &v.ObjectMeta })
 	SortOldestFirst(cp.Nodes, func(v *StaticNodes) *metav1.ObjectMeta { return &v.ObjectMeta })
 	return cp
+}
+
+// StampCreation gives every object without a creation time the time at,
+// as the API server does on create.
+func (o *Objects) StampCreation(at time.Time) {
+	stamp := func(m *metav1.ObjectMeta) {
+		if m.CreationTimestamp.IsZero() {
+			m.CreationTimestamp = metav1.NewTime(at)
+		}
+	}
+	for i := range o.VLANs {
+		stamp(&o.VLANs[i].ObjectMeta)
+	}
+	for i := range o.Ingresses {
+		stamp(&o.Ingresses[i].ObjectMeta)
+	}
+	for i := range o.Snatpools {
+		stamp(&o.Snatpools[i].ObjectMeta)
+	}
+	for i := range o.Egresses {
+		stamp(&o.Egresses[i].ObjectMeta)
+	}
+	for i := range o.Routes {
+		stamp(&o.Routes[i].ObjectMeta)
+	}
+	for i := range o.Endpoints {
+		stamp(&o.Endpoints[i].ObjectMeta)
+	}
+	for i := range o.Nodes {
+		stamp(&o.Nodes[i].ObjectMeta)
+	}
 }

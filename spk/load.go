@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -295,22 +296,42 @@ type objectMeta struct {
 	Namespace   string            `yaml:"namespace,omitempty"`
 	Labels      map[string]string `yaml:"labels,omitempty"`
 	Annotations map[string]string `yaml:"annotations,omitempty"`
+	// CreationTimestamp, as the API server shows it, is an object's age:
+	// of two files' objects claiming one thing the older keeps it (Older).
+	CreationTimestamp fileTime `yaml:"creationTimestamp,omitempty"`
 }
+
+// fileTime is a creationTimestamp in a CR file: RFC 3339, as the API
+// server writes it.
+type fileTime struct{ time.Time }
+
+func (t *fileTime) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.Parse(time.RFC3339, n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a time like 2026-12-07T20:00:00Z (RFC 3339)", n.Line, n.Value)}}
+	}
+	t.Time = v
+	return nil
+}
+
+func (t fileTime) MarshalYAML() (any, error) { return t.UTC().Format(time.RFC3339), nil }
 
 func (h header) typeMeta() metav1.TypeMeta { return typeMeta(h.APIVersion, h.Kind) }
 
 func (h header) objectMeta() metav1.ObjectMeta {
 	return metav1.ObjectMeta{
-		Name:        h.Metadata.Name,
-		Namespace:   h.Metadata.Namespace,
-		Labels:      h.Metadata.Labels,
-		Annotations: h.Metadata.Annotations,
+		Name:              h.Metadata.Name,
+		Namespace:         h.Metadata.Namespace,
+		Labels:            h.Metadata.Labels,
+		Annotations:       h.Metadata.Annotations,
+		CreationTimestamp: metav1.NewTime(h.Metadata.CreationTimestamp.Time),
 	}
 }
 
 func headerOf(tm metav1.TypeMeta, om metav1.ObjectMeta) header {
 	return header{APIVersion: tm.APIVersion, Kind: tm.Kind, Metadata: objectMeta{
 		Name: om.Name, Namespace: om.Namespace, Labels: om.Labels, Annotations: om.Annotations,
+		CreationTimestamp: fileTime{om.CreationTimestamp.Time},
 	}}
 }
 
@@ -333,6 +354,7 @@ func yamlProblems(name string, err error) Problems {
 		reflect.TypeFor[document[F5SPKVlan]](), reflect.TypeFor[document[F5SPKIngressTCP]](),
 		reflect.TypeFor[document[F5SPKSnatpool]](), reflect.TypeFor[document[F5SPKEgress]](),
 		reflect.TypeFor[document[F5SPKStaticRoute]](), reflect.TypeFor[document[StaticEndpoints]](),
+		reflect.TypeFor[document[StaticNodes]](),
 	).Explain(err)
 	out := make(Problems, 0, len(issues))
 	for _, is := range issues {

@@ -41,6 +41,21 @@ type Target interface {
 	// returns when the new one was started — recovery is measured from
 	// there — and once its API answers.
 	RestartTMM(ctx context.Context, i int) (started time.Time, err error)
+
+	// Node runs commands on a cluster node, in its network namespace.
+	Node(name string) Executor
+	// Stranger adds a host to a lab network that is no node, router or
+	// client of the lab, at a free address (the isolation suite's attacker
+	// on the wire); remove takes it away.
+	Stranger(ctx context.Context, network string) (run Executor, addr netip.Addr, remove func(), err error)
+	// ApplyCRs adds CR documents to the lab (name keeps them apart from
+	// the lab's own) and returns once every TMM runs the result — or why
+	// the lab refused them: an object's Accepted=False message in a
+	// cluster, the compile problems in standalone mode (which then keeps
+	// running what it ran).
+	ApplyCRs(ctx context.Context, name string, yaml []byte) error
+	// RemoveCRs takes away what ApplyCRs added under name.
+	RemoveCRs(ctx context.Context, name string, yaml []byte) error
 }
 
 // TenantPod is one pod of a tenant and where its commands run.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
+	"github.com/spklab/spklab/host/docker"
 	"github.com/spklab/spklab/host/frr"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
@@ -353,6 +354,120 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// Node runs commands in a node's container (kind names it as the node).
+func (t *KindTarget) Node(name string) framework.Executor { return framework.Container(name) }
+
+// Stranger starts a container of the client image on the network's docker
+// network, labelled with the lab (so a leftover shows in spklab status and
+// goes with spklab down); docker picks its address.
+func (t *KindTarget) Stranger(ctx context.Context, network string) (framework.Executor, netip.Addr, func(), error) {
+	n := t.lab.Topo.Network(network)
+	if n == nil {
+		return nil, netip.Addr{}, func() {}, fmt.Errorf("no network %q in the topology", network)
+	}
+	dc := docker.Wrap(t.lab.docker)
+	netName := t.lab.Topo.DockerName(*n)
+	name := fmt.Sprintf("%s-stranger-%d", t.lab.Topo.Cluster.Name, time.Now().UnixNano()%1e9)
+	id, err := dc.ContainerCreate(ctx, docker.ContainerSpec{
+		Name: name, Image: t.lab.Topo.Images.Client, Entrypoint: []string{"sleep"}, Cmd: []string{"900"},
+		Network: netName, Labels: map[string]string{render.LabelLab: t.lab.Topo.Cluster.Name},
+	})
+	if err != nil {
+		return nil, netip.Addr{}, func() {}, err
+	}
+	remove := func() { _ = dc.ContainerRemove(context.Background(), id) }
+	if err := dc.ContainerStart(ctx, id); err != nil {
+		remove()
+		return nil, netip.Addr{}, func() {}, err
+	}
+	addr, err := dc.ContainerAddress(ctx, id, netName)
+	if err != nil {
+		remove()
+		return nil, netip.Addr{}, func() {}, err
+	}
+	return framework.Container(name), addr, remove, nil
+}
+
+// verdict is "" while the controller has not judged the object's current
+// generation, "ok" once it is Accepted and Programmed, else the refusal.
+func (c crState) verdict() string {
+	var acc, prog string
+	for _, cd := range c.Status.Conditions {
+		if cd.ObservedGeneration != c.Metadata.Generation {
+			continue
+		}
+		switch cd.Type {
+		case spk.ConditionAccepted:
+			if cd.Status == string(metav1.ConditionFalse) {
+				return fmt.Sprintf("%s is not Accepted: %s", c, cd.Message)
+			}
+			acc = cd.Status
+		case spk.ConditionProgrammed:
+			prog = cd.Status
+		}
+	}
+	if acc == string(metav1.ConditionTrue) && prog == string(metav1.ConditionTrue) {
+		return "ok"
+	}
+	return ""
+}
+
+// ApplyCRs applies the documents and waits for the controller's verdict on
+// each: every one Accepted and Programmed, or the first refusal.
+func (t *KindTarget) ApplyCRs(ctx context.Context, _ string, yaml []byte) error {
+	if _, err := t.lab.Kubectl(ctx, yaml, "apply", "-f", "-"); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(kindConfigWait)
+	for {
+		out, err := t.lab.Kubectl(ctx, yaml, "get", "-f", "-", "-o", "json")
+		pending := "no answer yet"
+		if err == nil {
+			var list struct {
+				Kind  string    `json:"kind"`
+				Items []crState `json:"items"`
+			}
+			if err := json.Unmarshal([]byte(out), &list); err != nil {
+				return fmt.Errorf("reading the applied objects: %w", err)
+			}
+			if list.Kind != "List" {
+				var one crState
+				if err := json.Unmarshal([]byte(out), &one); err != nil {
+					return fmt.Errorf("reading the applied object: %w", err)
+				}
+				list.Items = []crState{one}
+			}
+			pending = ""
+			for _, it := range list.Items {
+				switch v := it.verdict(); v {
+				case "ok":
+				case "":
+					pending = it.String() + " not judged yet"
+				default:
+					return errors.New(v)
+				}
+			}
+			if pending == "" {
+				return nil
+			}
+		} else {
+			pending = err.Error()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("applied CRs not judged within %s: %s", kindConfigWait, pending)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// RemoveCRs deletes the documents' objects and waits until they are gone.
+func (t *KindTarget) RemoveCRs(ctx context.Context, _ string, yaml []byte) error {
+	_, err := t.lab.Kubectl(ctx, yaml, "delete", "--ignore-not-found", "--wait", "-f", "-")
+	return err
 }
 
 var _ framework.Target = (*KindTarget)(nil)

@@ -32,12 +32,14 @@ func (l *Lab) CRsYAML() ([]byte, error) {
 type crState struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
-		Name      string `json:"name"`
-		Namespace string `json:"namespace"`
+		Name       string `json:"name"`
+		Namespace  string `json:"namespace"`
+		Generation int64  `json:"generation"`
 	} `json:"metadata"`
 	Status struct {
 		Conditions []struct {
 			Type, Status, Reason, Message string
+			ObservedGeneration            int64 `json:"observedGeneration"`
 		} `json:"conditions"`
 	} `json:"status"`
 }

@@ -44,6 +44,66 @@ func (l *Lab) DeleteCR(ctx context.Context, kind, namespace, name string) error 
 	return l.PushConfig(ctx)
 }
 
+// ApplyCRFile adds CR documents to the lab as the CR file name (in the CR
+// directory, next to the lab's own) and pushes the config to every TMM.
+// Standalone mode compiles all or nothing: when any object has a problem
+// (a VIP another object holds, a pool of another tenant) the file is taken
+// away again, every TMM keeps what it ran, and the error lists the
+// problems.
+func (l *Lab) ApplyCRFile(ctx context.Context, name string, data []byte) error {
+	if err := l.checkCRFileName(name); err != nil {
+		return err
+	}
+	objs, err := spk.Parse(name, data)
+	if err != nil {
+		return err
+	}
+	// Added now, so newer than the lab's own objects (which carry no
+	// creation time: the oldest): of two claimants the older keeps the
+	// thing, as in a cluster.
+	objs.StampCreation(time.Now().UTC().Truncate(time.Second))
+	if data, err = objs.YAML(); err != nil {
+		return err
+	}
+	path := filepath.Join(l.CRDir(), name)
+	if err := writeIfChanged(path, data); err != nil {
+		return err
+	}
+	err = l.PushConfig(ctx)
+	if err == nil {
+		return nil
+	}
+	if rerr := removeIfExists(path); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	if perr := l.PushConfig(ctx); perr != nil {
+		return errors.Join(err, fmt.Errorf("restoring the config without %s: %w", name, perr))
+	}
+	return err
+}
+
+// RemoveCRFile takes away what ApplyCRFile added and pushes the config.
+func (l *Lab) RemoveCRFile(ctx context.Context, name string) error {
+	if err := l.checkCRFileName(name); err != nil {
+		return err
+	}
+	if err := removeIfExists(filepath.Join(l.CRDir(), name)); err != nil {
+		return err
+	}
+	return l.PushConfig(ctx)
+}
+
+// checkCRFileName keeps added files apart from the lab's own.
+func (l *Lab) checkCRFileName(name string) error {
+	switch {
+	case filepath.Base(name) != name || !strings.HasSuffix(name, ".yaml"):
+		return fmt.Errorf("CR file %q: want a plain name ending in .yaml", name)
+	case name == CRFile || name == EndpointsFile || name == NodesFile || name == RoutesFile || name == ExtraCRFile:
+		return fmt.Errorf("CR file %q is one of the lab's own", name)
+	}
+	return nil
+}
+
 // ReapplyCRs writes the CR files from the topology again (undoing
 // DeleteCR) and pushes the config to every TMM.
 func (l *Lab) ReapplyCRs(ctx context.Context) error {

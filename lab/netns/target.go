@@ -90,4 +90,34 @@ func (t *NetnsTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) 
 	return started, t.lab.StartTMMs(ctx)
 }
 
+// Node runs commands in a worker's namespace.
+func (t *NetnsTarget) Node(name string) framework.Executor {
+	return framework.Netns(t.lab.NodeNS(name))
+}
+
+// Stranger adds a namespace on the network's bridge.
+func (t *NetnsTarget) Stranger(ctx context.Context, network string) (framework.Executor, netip.Addr, func(), error) {
+	ns, addr, err := t.lab.AddStranger(ctx, network)
+	remove := func() {
+		if ns != "" {
+			_ = t.lab.RemoveStranger(ns)
+		}
+	}
+	if err != nil {
+		remove()
+		return nil, netip.Addr{}, func() {}, err
+	}
+	return framework.Netns(ns), addr, remove, nil
+}
+
+// ApplyCRs writes the documents as a CR file and pushes the config.
+func (t *NetnsTarget) ApplyCRs(ctx context.Context, name string, yaml []byte) error {
+	return t.lab.ApplyCRFile(ctx, name+".yaml", yaml)
+}
+
+// RemoveCRs removes that CR file and pushes the config.
+func (t *NetnsTarget) RemoveCRs(ctx context.Context, name string, _ []byte) error {
+	return t.lab.RemoveCRFile(ctx, name+".yaml")
+}
+
 var _ framework.Target = (*NetnsTarget)(nil)
