@@ -34,7 +34,8 @@ const (
 	settle = 1500 * time.Millisecond
 )
 
-// registerIsolation: docs/architecture.md, "What keeps tenants apart". One
+// registerIsolation: docs/architecture.md, "What the suites check" item 4
+// and README, "What keeps tenants apart". One
 // tenant (the attacker, with pods) against another (the victim, with a
 // SNAT pool, a VXLAN key and a VIP): forged tenant VXLAN from a host on
 // the egress network that is no node and from the attacker's pod, a newer
