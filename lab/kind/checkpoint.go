@@ -69,9 +69,12 @@ func (l *Lab) Checkpoint(ctx context.Context, step string) (*Checkpoint, error) 
 	if i+1 < len(all) {
 		cp.Next = all[i+1].Doc().Command(all[i+1].Name())
 	}
-	st := s.Check(ctx)
-	cp.add(st.State == steps.Done, fmt.Sprintf("%s: %s", step, st.Reason), "run "+s.Doc().Command(step)+" (again): it repairs what is missing")
-	s.checkpoint(ctx, cp)
+	st := s.checkpoint(ctx, cp)
+	first := CheckItem{OK: st.State == steps.Done, Text: fmt.Sprintf("%s: %s", step, st.Reason)}
+	if !first.OK {
+		first.Hint = "run " + s.Doc().Command(step) + " (again): it repairs what is missing"
+	}
+	cp.Items = append([]CheckItem{first}, cp.Items...)
 	return cp, nil
 }
 
@@ -141,75 +144,6 @@ func (l *Lab) checkpointCNI(ctx context.Context, cp *Checkpoint) {
 		if !found {
 			cp.add(false, ds+" deployed", "spklab cni deploy")
 		}
-	}
-}
-
-func (l *Lab) checkpointNetworks(ctx context.Context, cp *Checkpoint) {
-	kn, _ := l.kubeNodes(ctx)
-	annotations := map[string]map[string]string{}
-	for _, n := range kn {
-		annotations[n.Name] = n.Annotations
-	}
-	for _, dn := range render.DockerNetworks(l.Topo) {
-		if len(dn.Attach) == 0 {
-			continue
-		}
-		ifName := dn.Attach[0].Interface
-		var attached, clean []string
-		var problems []string
-		for _, a := range dn.Attach {
-			ep, err := l.endpoint(ctx, a.Node, dn.Name)
-			if err != nil || ep == nil {
-				problems = append(problems, a.Node+" not attached")
-				continue
-			}
-			attached = append(attached, a.Node)
-			n, err := l.node(a.Node)
-			if err != nil {
-				problems = append(problems, err.Error())
-				continue
-			}
-			ifs, err := nodeIfaces(ctx, n)
-			if err != nil {
-				problems = append(problems, err.Error())
-				continue
-			}
-			for _, ifc := range ifs {
-				if !strings.EqualFold(ifc.MAC, ep.MacAddress) {
-					continue
-				}
-				addrs := ifc.globalAddrs("")
-				switch {
-				case ifc.Name != a.Interface:
-					problems = append(problems, fmt.Sprintf("%s calls it %s, not %s", a.Node, ifc.Name, a.Interface))
-				case !a.KeepAddress && len(addrs) > 0:
-					problems = append(problems, fmt.Sprintf("%s %s still has %s", a.Node, a.Interface, strings.Join(addrs, ", ")))
-				case a.KeepAddress:
-					clean = append(clean, fmt.Sprintf("%s %s", a.Node, strings.Join(addrs, " ")))
-				default:
-					clean = append(clean, a.Node)
-				}
-			}
-		}
-		text := fmt.Sprintf("%s attached to %d workers as %s", dn.Name, len(attached), ifName)
-		if len(dn.Attach) > 0 && !dn.Attach[0].KeepAddress {
-			text += ", " + ifName + " has no address (only TMM uses this wire)"
-		} else {
-			text += ", addresses: " + strings.Join(clean, "; ")
-			if key := l.annotationKey(dn.Name); key != "" {
-				recorded := 0
-				for _, a := range dn.Attach {
-					if annotations[a.Node][key] != "" {
-						recorded++
-					}
-				}
-				text += fmt.Sprintf("; recorded in %s on %d nodes", key, recorded)
-				if recorded != len(dn.Attach) {
-					problems = append(problems, fmt.Sprintf("annotation %s on %d of %d nodes", key, recorded, len(dn.Attach)))
-				}
-			}
-		}
-		cp.add(len(problems) == 0 && len(attached) == len(dn.Attach), text, strings.Join(problems, "; "))
 	}
 }
 

@@ -8,13 +8,10 @@
 package kind
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"github.com/spklab/spklab/internal/cmdrun"
 	"log/slog"
-	osexec "os/exec"
 	"strings"
 
 	dockerclient "github.com/docker/docker/client"
@@ -126,23 +123,13 @@ func (l *Lab) Kubectl(ctx context.Context, stdin []byte, args ...string) (string
 	return run(ctx, cp, stdin, "kubectl", append([]string{"--kubeconfig=/etc/kubernetes/admin.conf"}, args...)...)
 }
 
-// run runs a command in a node; the error names it and carries its output.
+// run runs a command in a node (docker exec, privileged, as kind's own
+// node commands run) through the project's one command runner; the error
+// names the node and carries the command's output.
 func run(ctx context.Context, n nodes.Node, stdin []byte, name string, args ...string) (string, error) {
-	var out, errb bytes.Buffer
-	cmd := n.CommandContext(ctx, name, args...).SetStdout(&out).SetStderr(&errb)
-	if stdin != nil {
-		cmd.SetStdin(bytes.NewReader(stdin))
-	}
-	if err := cmd.Run(); err != nil {
-		code := -1
-		var exitErr *osexec.ExitError
-		if errors.As(err, &exitErr) {
-			code = exitErr.ExitCode()
-		}
-		return out.String(), &cmdrun.Error{Where: "node " + n.String(), Argv: append([]string{name}, args...),
-			ExitCode: code, Stdout: out.String(), Stderr: errb.String(), Err: err}
-	}
-	return out.String(), nil
+	c := cmdrun.Cmd{Where: "node " + n.String(), Prefix: []string{"docker", "exec", "--privileged", "-i", n.String()}, Stdin: stdin}
+	out, err := c.Run(ctx, append([]string{name}, args...)...)
+	return string(out), err
 }
 
 // kindLogger sends kind's progress to slog (V(0) at info, the rest debug).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/spklab/spklab/lab/steps"
 	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
 )
@@ -215,5 +216,42 @@ func TestInfraNetworks(t *testing.T) {
 	moved.IPAM.Config = []network.IPAMConfig{{Subnet: "198.51.101.0/24"}}
 	if pr := infraNetworkProblem("bnk", want, moved); pr == nil || !strings.Contains(pr.why, "subnets") {
 		t.Errorf("network on other subnets: %+v", pr)
+	}
+}
+
+// TestNetworkFactsJudgedOnce: the networks step's verdict and its
+// checkpoint line come from the same facts, so a missing annotation is
+// NotDone in both words.
+func TestNetworkFactsJudgedOnce(t *testing.T) {
+	ep := &network.EndpointSettings{MacAddress: "02:42:c6:12:64:03", IPAddress: "198.18.100.3", IPPrefixLen: 24}
+	ifc := ifaceInfo{Name: "eth2", MAC: "02:42:c6:12:64:03"}
+	ifc.AddrInfo = append(ifc.AddrInfo, struct {
+		Family string `json:"family"`
+		Local  string `json:"local"`
+		Scope  string `json:"scope"`
+	}{"inet", "198.18.100.3", "global"})
+	a := render.NodeAttachmentSpec{Node: "bnk-worker", Interface: "eth2", KeepAddress: true}
+	f := networkFacts{nets: []netFacts{{
+		dn:            render.DockerNetwork{Name: "egress-net", Attach: []render.NodeAttachmentSpec{a}},
+		annotationKey: "k8s.ovn.org/node-primary-ifaddr",
+		attach:        []attachFacts{{a: a, ep: ep, ifc: &ifc}},
+	}}}
+	st := f.status()
+	if st.State != steps.NotDone || !strings.Contains(st.Reason, "annotation k8s.ovn.org/node-primary-ifaddr") {
+		t.Errorf("status = %+v, want NotDone for the missing annotation", st)
+	}
+	cp := &Checkpoint{}
+	f.items(cp)
+	if len(cp.Items) != 1 || cp.Items[0].OK || !strings.Contains(cp.Items[0].Hint, "annotation k8s.ovn.org/node-primary-ifaddr on 0 of 1 nodes") {
+		t.Errorf("checkpoint items = %+v, want one failing line about the annotation", cp.Items)
+	}
+	f.nets[0].attach[0].annotation = annotationValue(ep)
+	if st := f.status(); st.State != steps.Done {
+		t.Errorf("with the annotation: %+v, want Done", st)
+	}
+	cp = &Checkpoint{}
+	f.items(cp)
+	if len(cp.Items) != 1 || !cp.Items[0].OK {
+		t.Errorf("with the annotation: items %+v", cp.Items)
 	}
 }

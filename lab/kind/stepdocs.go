@@ -12,8 +12,10 @@ import (
 type guideStep interface {
 	steps.Step
 	Doc() steps.Doc
-	// checkpoint adds the step's plain-words checks beyond its Check.
-	checkpoint(ctx context.Context, cp *Checkpoint)
+	// checkpoint adds the step's plain-words checks and returns its Check
+	// verdict, both judged from the same facts where the step gathers them
+	// once (networks).
+	checkpoint(ctx context.Context, cp *Checkpoint) steps.Status
 }
 
 // guideSteps are the steps in the guide's order. Doc never touches the
@@ -48,7 +50,11 @@ kind-<cluster>. An existing cluster is left alone.`,
 	}
 }
 
-func (s ClusterStep) checkpoint(ctx context.Context, cp *Checkpoint) { s.l.checkpointCluster(ctx, cp) }
+func (s ClusterStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
+	s.l.checkpointCluster(ctx, cp)
+	return st
+}
 
 func (CNIStep) Doc() steps.Doc {
 	return steps.Doc{
@@ -60,7 +66,11 @@ node is Ready. Needs "spklab cluster create".`,
 	}
 }
 
-func (s CNIStep) checkpoint(ctx context.Context, cp *Checkpoint) { s.l.checkpointCNI(ctx, cp) }
+func (s CNIStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
+	s.l.checkpointCNI(ctx, cp)
+	return st
+}
 
 func (NetworksStep) Doc() steps.Doc {
 	return steps.Doc{
@@ -74,8 +84,10 @@ node sysctls. Needs "spklab cni deploy".`,
 	}
 }
 
-func (s NetworksStep) checkpoint(ctx context.Context, cp *Checkpoint) {
-	s.l.checkpointNetworks(ctx, cp)
+func (s NetworksStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	f := s.l.gatherNetworks(ctx)
+	f.items(cp)
+	return f.status()
 }
 
 func (AttachmentsStep) Doc() steps.Doc {
@@ -87,8 +99,10 @@ namespace). Needs "spklab networks create".`,
 	}
 }
 
-func (s AttachmentsStep) checkpoint(ctx context.Context, cp *Checkpoint) {
+func (s AttachmentsStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
 	s.l.checkpointAttachments(ctx, cp)
+	return st
 }
 
 func (InfraStep) Doc() steps.Doc {
@@ -103,7 +117,11 @@ Needs "spklab attachments create" (the networks must exist).`,
 	}
 }
 
-func (s InfraStep) checkpoint(ctx context.Context, cp *Checkpoint) { s.l.checkpointInfra(ctx, cp) }
+func (s InfraStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
+	s.l.checkpointInfra(ctx, cp)
+	return st
+}
 
 func (SPKStep) Doc() steps.Doc {
 	return steps.Doc{
@@ -116,7 +134,11 @@ the workloads whose image was rebuilt, and wait for the rollout. Needs "spklab i
 	}
 }
 
-func (s SPKStep) checkpoint(ctx context.Context, cp *Checkpoint) { s.l.checkpointSPK(ctx, cp) }
+func (s SPKStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
+	s.l.checkpointSPK(ctx, cp)
+	return st
+}
 
 func (TenantsStep) Doc() steps.Doc {
 	return steps.Doc{
@@ -128,6 +150,8 @@ ready and every CR is Programmed (every TMM replica runs it). Needs "spklab spk 
 	}
 }
 
-func (s TenantsStep) checkpoint(ctx context.Context, cp *Checkpoint) {
+func (s TenantsStep) checkpoint(ctx context.Context, cp *Checkpoint) steps.Status {
+	st := s.Check(ctx)
 	s.l.checkpointTenants(ctx, cp)
+	return st
 }
