@@ -19,6 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -43,9 +45,12 @@ import (
 
 // Options configure the controller.
 type Options struct {
-	// TMMNamespace and TMMSelector find the TMM pods.
-	TMMNamespace string
-	TMMSelector  labels.Selector
+	// TMMNamespace and TMMSelector find the TMM pods; only those the
+	// StatefulSet TMMStatefulSet owns are TMMs, and its spec.replicas is
+	// the replica count.
+	TMMNamespace   string
+	TMMSelector    labels.Selector
+	TMMStatefulSet string
 	// TMMAPIPort is the port of the TMM gRPC API on each pod's IP.
 	TMMAPIPort int
 	// NodeAddressAnnotation names the node annotation with its egress-net
@@ -71,6 +76,9 @@ func (o *Options) defaults() error {
 	if o.TMMSelector == nil || o.TMMSelector.Empty() {
 		return errors.New("controller: TMMSelector is empty (it would take every pod of the namespace for a TMM)")
 	}
+	if o.TMMStatefulSet == "" {
+		return errors.New("controller: TMMStatefulSet is empty (the StatefulSet whose pods are the TMMs)")
+	}
 	if o.TMMAPIPort <= 0 || o.TMMAPIPort > 65535 {
 		return fmt.Errorf("controller: TMMAPIPort %d is not a port", o.TMMAPIPort)
 	}
@@ -94,7 +102,8 @@ func (o *Options) defaults() error {
 // the TMM namespace.
 func CacheOptions(o Options) cache.Options {
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Namespaces: map[string]cache.Config{o.TMMNamespace: {}}, Label: o.TMMSelector},
+		&corev1.Pod{}:         {Namespaces: map[string]cache.Config{o.TMMNamespace: {}}, Label: o.TMMSelector},
+		&appsv1.StatefulSet{}: {Namespaces: map[string]cache.Config{o.TMMNamespace: {}}},
 	}}
 }
 
@@ -148,7 +157,10 @@ func setup(mgr ctrl.Manager, opts Options, skipNameValidation bool) (*Reconciler
 		// Node status heartbeats would wake the controller every few
 		// seconds per node; only the address annotation matters.
 		Watches(&corev1.Node{}, toItem, builder.WithPredicates(nodeAddressChanged{annotation: opts.nodeAnnotation()})).
-		Watches(&corev1.Pod{}, toItem, builder.WithPredicates(tmmPodFilter{ns: opts.TMMNamespace, sel: opts.TMMSelector}))
+		Watches(&corev1.Pod{}, toItem, builder.WithPredicates(tmmPodFilter{ns: opts.TMMNamespace, sel: opts.TMMSelector})).
+		Watches(&appsv1.StatefulSet{}, toItem, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+			return o.GetNamespace() == opts.TMMNamespace && o.GetName() == opts.TMMStatefulSet
+		})))
 	if err := b.Complete(r); err != nil {
 		return nil, fmt.Errorf("setting up the spk controller: %w", err)
 	}
@@ -181,7 +193,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, _ reconcile.Request) (reconc
 		return reconcile.Result{}, err
 	}
 	res := spk.FromCluster(&in.cluster)
-	byIndex, replicas, skipped := tmmPods(in.pods, r.opts.TMMAPIPort)
+	byIndex, replicas, skipped := tmmPods(in.pods, in.statefulSet, r.opts.TMMAPIPort)
 	for _, s := range skipped {
 		r.opts.Log.Warn("TMM pod ignored", "why", s)
 	}
@@ -245,6 +257,8 @@ func (r *Reconciler) push(ctx context.Context, cfgs []*config.Config, byIndex ma
 type inputs struct {
 	cluster spk.Cluster
 	pods    []corev1.Pod
+	// statefulSet is the TMM StatefulSet; nil when it does not exist.
+	statefulSet *appsv1.StatefulSet
 }
 
 func (r *Reconciler) read(ctx context.Context) (*inputs, error) {
@@ -278,7 +292,16 @@ func (r *Reconciler) read(ctx context.Context) (*inputs, error) {
 			return nil, fmt.Errorf("listing %s: %w", l.what, err)
 		}
 	}
+	var sts *appsv1.StatefulSet
+	var got appsv1.StatefulSet
+	switch err := r.client.Get(ctx, client.ObjectKey{Namespace: r.opts.TMMNamespace, Name: r.opts.TMMStatefulSet}, &got); {
+	case err == nil:
+		sts = &got
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading StatefulSet %s/%s: %w", r.opts.TMMNamespace, r.opts.TMMStatefulSet, err)
+	}
 	return &inputs{
+		statefulSet: sts,
 		cluster: spk.Cluster{
 			VLANs: vlans.Items, Ingresses: ingresses.Items, Snatpools: snatpools.Items,
 			Egresses: egresses.Items, Routes: routes.Items,

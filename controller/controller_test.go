@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	spkscheme "github.com/spklab/spklab/spk/scheme"
+	appsv1 "k8s.io/api/apps/v1"
 	"maps"
 	"net"
 	"net/netip"
@@ -107,15 +108,51 @@ func (r *rig) update(obj client.Object, mutate func()) {
 
 // tmmPod creates TMM pod i as the StatefulSet would, then gives it the
 // pod IP the kubelet would report.
+// statefulSet is the TMM StatefulSet (two replicas), made on first use:
+// the API server here runs no StatefulSet controller, so the test makes
+// its pods, owned by it as the real one would.
+func (r *rig) statefulSet() *appsv1.StatefulSet {
+	r.t.Helper()
+	var sts appsv1.StatefulSet
+	if err := r.c.Get(r.ctx(), client.ObjectKey{Namespace: r.tmmNS, Name: "f5-tmm"}, &sts); err == nil {
+		return &sts
+	}
+	labels := map[string]string{"app": "f5-tmm"}
+	sts = appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.tmmNS, Name: "f5-tmm"},
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr.To(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "spk-tmm", Image: "spklab/spk-tmm"}}},
+			},
+		},
+	}
+	r.create(&sts)
+	return &sts
+}
+
 func (r *rig) tmmPod(i int) {
 	r.t.Helper()
+	r.pod(fmt.Sprintf("f5-tmm-%d", i), i, fmt.Sprintf("127.0.0.%d", i+2), true)
+}
+
+// pod makes a pod with the TMM labels and ordinal i at ip, owned by the
+// TMM StatefulSet or not.
+func (r *rig) pod(name string, i int, ip string, owned bool) {
+	r.t.Helper()
 	p := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: r.tmmNS, Name: fmt.Sprintf("f5-tmm-%d", i),
+		ObjectMeta: metav1.ObjectMeta{Namespace: r.tmmNS, Name: name,
 			Labels: map[string]string{"app": "f5-tmm", controller.PodIndexLabel: strconv.Itoa(i)}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "spk-tmm", Image: "spklab/spk-tmm"}}},
 	}
+	if owned {
+		sts := r.statefulSet()
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: sts.Name, UID: sts.UID, Controller: ptr.To(true)}}
+	}
 	r.create(p)
-	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: fmt.Sprintf("127.0.0.%d", i+2)}
+	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip}
 	if err := r.c.Status().Update(r.ctx(), p); err != nil {
 		r.t.Fatal(err)
 	}
@@ -129,12 +166,13 @@ func (r *rig) startController() {
 			r.t.Fatal(err)
 		}
 		r.opts = controller.Options{
-			TMMNamespace: r.tmmNS,
-			TMMSelector:  labels.SelectorFromSet(labels.Set{"app": "f5-tmm"}),
-			TMMAPIPort:   r.port,
-			Routing:      routing,
-			PushTimeout:  time.Second,
-			RetryAfter:   200 * time.Millisecond,
+			TMMNamespace:   r.tmmNS,
+			TMMSelector:    labels.SelectorFromSet(labels.Set{"app": "f5-tmm"}),
+			TMMStatefulSet: "f5-tmm",
+			TMMAPIPort:     r.port,
+			Routing:        routing,
+			PushTimeout:    time.Second,
+			RetryAfter:     200 * time.Millisecond,
 		}
 	}
 	mgr, rec, err := controller.NewManager(r.env.Config, r.opts, controller.ManagerOptions{SkipNameValidation: true})
@@ -501,6 +539,36 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 		})
 	})
 
+	t.Run("pods that only carry the TMM labels are no TMMs", func(t *testing.T) {
+		// Anyone who may create pods in the namespace can label one
+		// f5-tmm: as ordinal 0 it would take the real replica's place, as
+		// ordinal 5 it would make a replica that never confirms.
+		r.pod("f5-tmm-rogue", 0, "127.0.0.9", false)
+		r.pod("f5-tmm-5", 5, "127.0.0.10", false)
+		in := r.ingress("red", "red-ingress")
+		r.update(in, func() { in.Spec.IdleTimeout = 301 })
+		eventually(t, 5*time.Second, "the change Programmed on the 2 real replicas only", func() error {
+			c, err := condition(r.ingress("red", "red-ingress"), spk.ConditionProgrammed)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "all 2 TMM replicas") {
+				return fmt.Errorf("Programmed=%s: %s", c.Status, c.Message)
+			}
+			for i, tmm := range r.tmms {
+				for _, vs := range tmm.Config().VirtualServers {
+					if vs.Name == "red/red-ingress" && vs.IdleTimeout != 301 {
+						return fmt.Errorf("replica %d: idle timeout %d", i, vs.IdleTimeout)
+					}
+				}
+			}
+			if last := r.rec.Last(); last.Replicas != 2 {
+				return fmt.Errorf("the controller counts %d replicas", last.Replicas)
+			}
+			return nil
+		})
+	})
+
 	t.Run("a CR update is pushed and its conditions follow the generation", func(t *testing.T) {
 		in := r.ingress("red", "red-ingress")
 		r.update(in, func() { in.Spec.IdleTimeout = 600 })
@@ -752,6 +820,22 @@ func TestControllerProgramsTheReplicas(t *testing.T) {
 			if err != nil && !apierrors.IsNotFound(err) {
 				t.Fatal(err)
 			}
+		}
+		// The StatefulSet still wants 2: each replica is one that does not
+		// confirm, and says why.
+		eventually(t, 3*time.Second, "Programmed=False ReplicasNotConfirmed", func() error {
+			c, err := condition(r.ingress("red", "red-ingress"), spk.ConditionProgrammed)
+			if err != nil {
+				return err
+			}
+			if c.Status != metav1.ConditionFalse || c.Reason != controller.ReasonNotConfirmed || !strings.Contains(c.Message, "no running TMM pod") {
+				return fmt.Errorf("Programmed=%s %s %q", c.Status, c.Reason, c.Message)
+			}
+			return nil
+		})
+		// Without the StatefulSet there is no replica at all.
+		if err := r.c.Delete(r.ctx(), &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: r.tmmNS, Name: "f5-tmm"}}); err != nil {
+			t.Fatal(err)
 		}
 		eventually(t, 3*time.Second, "Programmed=False NoTMMReplicas", func() error {
 			c, err := condition(r.ingress("red", "red-ingress"), spk.ConditionProgrammed)

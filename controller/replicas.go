@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"net"
 	"sort"
 	"strconv"
@@ -31,21 +33,40 @@ type tmmPod struct {
 }
 
 // tmmPods picks, for each replica index, the TMM pod that serves it: pods
+// the TMM StatefulSet owns (its controller reference, by name and UID),
 // with an IP, not being deleted, not finished. The index is the
-// StatefulSet ordinal (label, else the name's "-N" suffix). Replicas is
-// the highest index + 1, so a missing pod shows as a replica that does not
-// confirm.
-func tmmPods(pods []corev1.Pod, port int) (byIndex map[int]tmmPod, replicas int, skipped []string) {
+// StatefulSet ordinal (label, else the name's "-N" suffix); the replica
+// count is the StatefulSet's spec, so a missing pod shows as a replica that
+// does not confirm, and a pod that merely carries the TMM labels — anyone
+// in the namespace can make one — is never pushed to nor counted.
+func tmmPods(pods []corev1.Pod, sts *appsv1.StatefulSet, port int) (byIndex map[int]tmmPod, replicas int, skipped []string) {
 	byIndex = map[int]tmmPod{}
+	if sts == nil {
+		for i := range pods {
+			skipped = append(skipped, fmt.Sprintf("pod %s/%s: the TMM StatefulSet does not exist, so no pod is a TMM", pods[i].Namespace, pods[i].Name))
+		}
+		return byIndex, 0, skipped
+	}
+	replicas = 1
+	if sts.Spec.Replicas != nil {
+		replicas = int(*sts.Spec.Replicas)
+	}
 	for i := range pods {
 		p := &pods[i]
 		name := p.Namespace + "/" + p.Name
+		if !ownedBy(p, sts) {
+			skipped = append(skipped, fmt.Sprintf("pod %s is not owned by StatefulSet %s/%s: not a TMM, ignored", name, sts.Namespace, sts.Name))
+			continue
+		}
 		idx, ok := podIndex(p)
 		if !ok {
 			skipped = append(skipped, fmt.Sprintf("pod %s has no %s label and no -N name suffix", name, PodIndexLabel))
 			continue
 		}
-		replicas = max(replicas, idx+1)
+		if idx >= replicas {
+			skipped = append(skipped, fmt.Sprintf("pod %s is ordinal %d but StatefulSet %s has %d replicas", name, idx, sts.Name, replicas))
+			continue
+		}
 		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || p.Status.PodIP == "" {
 			continue
 		}
@@ -59,6 +80,13 @@ func tmmPods(pods []corev1.Pod, port int) (byIndex map[int]tmmPod, replicas int,
 		}
 	}
 	return byIndex, replicas, skipped
+}
+
+// ownedBy reports whether the StatefulSet is the pod's controller (by
+// name and UID: a StatefulSet deleted and made again is another owner).
+func ownedBy(p *corev1.Pod, sts *appsv1.StatefulSet) bool {
+	owner := metav1.GetControllerOf(p)
+	return owner != nil && owner.Kind == "StatefulSet" && owner.Name == sts.Name && owner.UID == sts.UID
 }
 
 func podIndex(p *corev1.Pod) (int, bool) {

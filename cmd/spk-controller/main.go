@@ -84,6 +84,7 @@ func newRoot() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&opts.TMMNamespace, "tmm-namespace", "", "namespace of the TMM pods (default: $POD_NAMESPACE)")
 	f.StringVar(&selector, "tmm-selector", "app=f5-tmm", "label selector of the TMM pods")
+	f.StringVar(&opts.TMMStatefulSet, "tmm-statefulset", "f5-tmm", "StatefulSet whose pods are the TMMs (its spec.replicas is the replica count; other pods with the labels are ignored)")
 	f.IntVar(&opts.TMMAPIPort, "tmm-api-port", 9443, "port of the TMM gRPC API on each TMM pod's IP")
 	f.StringVar(&opts.NodeAddressAnnotation, "node-address-annotation", spk.DefaultNodeAddressAnnotation, "node annotation holding its egress-net address")
 	f.StringVar(&valuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP in every TMM")

@@ -307,7 +307,7 @@ func TestRenderController(t *testing.T) {
 	object[corev1.ServiceAccount](t, m, "ServiceAccount", "spk-controller")
 	c := pod.Containers[0]
 	want := []string{
-		"--tmm-namespace=" + testNS, "--tmm-selector=app=f5-tmm", "--tmm-api-port=9443",
+		"--tmm-namespace=" + testNS, "--tmm-selector=app=f5-tmm", "--tmm-statefulset=f5-tmm", "--tmm-api-port=9443",
 		"--values=/etc/spk/values.yaml", "--health-probe-bind-address=:8081", "--metrics-bind-address=0", "--leader-elect",
 	}
 	if !slices.Equal(c.Args, want) {
@@ -458,7 +458,7 @@ func TestRenderRBACLeastPrivilege(t *testing.T) {
 		t.Errorf("controller ClusterRole\n got %q\nwant %q", got, wantController)
 	}
 	wantRole := sorted(
-		expand([]string{"/pods"}, "get", "list", "watch"),
+		expand([]string{"/pods", "apps/statefulsets"}, "get", "list", "watch"),
 		expand([]string{"coordination.k8s.io/leases"}, "get", "list", "watch", "create", "update", "patch"),
 	)
 	role := object[rbacv1.Role](t, m, "Role", "spk-controller")
