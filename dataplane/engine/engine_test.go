@@ -304,7 +304,7 @@ func TestEgressFromForeignVTEPDropped(t *testing.T) {
 	if n := r.eng.flows.Len(); n != 0 {
 		t.Errorf("%d flows after a forged sender's SYN", n)
 	}
-	if _, known := r.eng.neighbor.Lookup(ma("198.18.100.66"), time.Now().UnixNano()); known {
+	if _, known := neighborMAC(r, ma("198.18.100.66")); known {
 		t.Error("the forged sender was learned as a neighbour")
 	}
 	// The node itself still gets through.
@@ -312,4 +312,47 @@ func TestEgressFromForeignVTEPDropped(t *testing.T) {
 	if req := r.recv(r.ext); req.Layer(layers.LayerTypeARP) == nil {
 		t.Fatalf("the node's VXLAN did not go out (want ARP for the router), got %v", req)
 	}
+}
+
+// TestNeighborPoisoningFromAnotherVLAN: a host on the egress VLAN answers
+// ARP for the router's address (on the external VLAN) with its own MAC.
+// It is not learned (counted off-link-neighbor), so the next packet to the
+// router still asks the external VLAN for it.
+func TestNeighborPoisoningFromAnotherVLAN(t *testing.T) {
+	r := newRig(t, nil)
+	attacker := [6]byte{0x02, 0xba, 0xd0, 0, 0, 0x66}
+	r.send(r.egr, arpReply(t, attacker, ma("192.0.2.250"), r.tmmEgr, ma("198.18.100.201")))
+	deadline := time.Now().Add(2 * time.Second)
+	for r.eng.Stats().Drops[DropOffLink.String()] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drops = %v", r.eng.Stats().Drops)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, known := neighborMAC(r, ma("192.0.2.250")); known {
+		t.Fatal("the router's address was learned from the egress VLAN")
+	}
+	// The same from the router's own VLAN is learned.
+	r.send(r.ext, arpReply(t, routerMAC, ma("192.0.2.250"), r.tmmExt, ma("192.0.2.201")))
+	deadline = time.Now().Add(2 * time.Second)
+	for {
+		if mac, known := neighborMAC(r, ma("192.0.2.250")); known && mac == routerMAC {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the router's own ARP reply was not learned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// neighborMAC is the MAC the engine's neighbour cache holds for ip, in any
+// state (the cache's clock is the engine's, not the wall's).
+func neighborMAC(r *rig, ip netip.Addr) ([6]byte, bool) {
+	for _, e := range r.eng.neighbor.Entries() {
+		if e.IP == ip && e.State != "incomplete" {
+			return e.MAC, true
+		}
+	}
+	return [6]byte{}, false
 }

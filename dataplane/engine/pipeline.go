@@ -166,13 +166,16 @@ func (w *worker) arp(st *state, v *vlanState, b *port.Buf) {
 		if l == nil || !l.on(v) {
 			return // for someone else: not a drop, just not ours
 		}
-		w.learn(v, p.ARPSender, p.ARPSenderMAC)
+		w.learn(st, v, p.ARPSender, p.ARPSenderMAC)
 		out := w.scratchBuf()
 		f := packet.ARPReply(out.B[out.Start:], p, v.port.mac, v.cfg.Tag)
 		out.End = out.Start + len(f)
 		w.queue(v, *out)
 	case 2: // reply
-		w.learn(v, p.ARPSender, p.ARPSenderMAC)
+		if !w.learn(st, v, p.ARPSender, p.ARPSenderMAC) {
+			w.drop(v, DropOffLink)
+			return
+		}
 		if l := st.local[p.ARPTarget]; l != nil && l.kinds&addrSelf != 0 {
 			// The kernel behind the TAP may have asked too (BGP, ping).
 			w.toKernel(v, b, b.Start+p.L3)
@@ -180,15 +183,19 @@ func (w *worker) arp(st *state, v *vlanState, b *port.Buf) {
 	}
 }
 
-// learn records a neighbor and sends what waited for it.
-func (w *worker) learn(v *vlanState, ip netip.Addr, mac [6]byte) {
-	if !ip.IsValid() || ip.IsUnspecified() {
-		return
+// learn records a neighbor and sends what waited for it. Only a sender on
+// the VLAN's own subnet is learned: a host on one VLAN cannot claim an
+// address of another (the router's, from egress-net), so an entry belongs
+// to the VLAN whose subnet holds it. It reports whether it learned.
+func (w *worker) learn(st *state, v *vlanState, ip netip.Addr, mac [6]byte) bool {
+	if !ip.IsValid() || ip.IsUnspecified() || st.vlanOnLink(ip) != v {
+		return false
 	}
 	for _, f := range w.e.neighbor.Learn(ip, mac, w.now) {
 		copy(f[0:6], mac[:])
 		w.queue(v, port.Buf{B: f, Start: 0, End: len(f)})
 	}
+	return true
 }
 
 // toKernel hands a frame (L3 at l3) to the VLAN's TAP, untagged.
@@ -255,8 +262,14 @@ func (w *worker) ip(st *state, v *vlanState, b *port.Buf) {
 			w.neighborSolicit(st, v)
 			return
 		case packet.ICMPv6NA:
+			// RFC 4861: an NA with a hop limit below 255 was routed here,
+			// so it is not from the link.
+			if p.TTL != 255 {
+				w.drop(v, DropOffLink)
+				return
+			}
 			if p.NDHasLinkAddr {
-				w.learn(v, p.NDTarget, p.NDLinkAddr)
+				w.learn(st, v, p.NDTarget, p.NDLinkAddr)
 			}
 			if l := st.local[p.Dst]; l != nil && l.kinds&addrSelf != 0 || p.Dst.IsMulticast() {
 				w.toKernel(v, b, w.l3)
@@ -306,8 +319,8 @@ func (w *worker) neighborSolicit(st *state, v *vlanState) {
 	if l == nil || !l.on(v) {
 		return
 	}
-	if p.NDHasLinkAddr {
-		w.learn(v, p.Src, p.NDLinkAddr)
+	if p.NDHasLinkAddr && p.TTL == 255 {
+		w.learn(st, v, p.Src, p.NDLinkAddr)
 	}
 	out := w.scratchBuf()
 	f := packet.NeighborAdvert(out.B[out.Start:], p, v.port.mac, v.cfg.Tag)
@@ -566,7 +579,7 @@ func (w *worker) vxlanIn(st *state, v *vlanState, b *port.Buf) {
 		w.drop(v, DropUnknownTenant)
 		return
 	}
-	w.learn(v, vtep, p.SrcMAC)
+	w.learn(st, v, vtep, p.SrcMAC)
 	b.Start += inner
 	if err := p.Parse(b.Frame()); err != nil {
 		t.counters.drops.add(DropParse)

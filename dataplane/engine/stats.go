@@ -25,6 +25,7 @@ const (
 	DropTx                               // the port refused the frame
 	DropNoException                      // host-bound frame, but no exception path
 	DropForeignVTEP                      // tenant VXLAN from a source that is no node's VTEP
+	DropOffLink                          // ARP reply / NA from off the VLAN's subnet, or an NA not from the link
 	numDropReasons
 )
 
@@ -62,6 +63,8 @@ func (r DropReason) String() string {
 		return "no-exception-path"
 	case DropForeignVTEP:
 		return "foreign-vtep"
+	case DropOffLink:
+		return "off-link-neighbor"
 	}
 	return "unknown"
 }
