@@ -108,7 +108,7 @@ func (s *Speaker) Apply(ctx context.Context, cfg *config.Config) error {
 }
 
 func (s *Speaker) startLocked(ctx context.Context, key globalKey) error {
-	srv := server.NewBgpServer(server.LoggerOption(s.log, nil))
+	srv := server.NewBgpServer(server.LoggerOption(slog.New(stoppedQuiet{s.log.Handler()}), nil))
 	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:      key.asn,
@@ -187,6 +187,9 @@ func (s *Speaker) stopLocked(notify bool) {
 		s.log.Warn("stopping BGP", "err", err)
 	}
 	cancel()
+	// StopBgp leaves the server's BFD goroutine running (one per restart
+	// otherwise, for the life of the process); Stop ends it.
+	s.srv.Stop()
 	<-s.done
 	s.srv = nil
 	s.peers, s.announced = nil, nil
@@ -508,4 +511,24 @@ func (s *Speaker) Status(ctx context.Context) (Status, error) {
 	slices.SortFunc(st.Announced, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	st.Learned, _ = learnedRoutes(s.srv, s.currentVLANs())
 	return st, nil
+}
+
+// stoppedQuiet passes GoBGP's log on, less the error its Stop logs when
+// StopBgp has already stopped BGP (as stopLocked does, to choose graceful
+// restart): that is the expected order, not a failure.
+type stoppedQuiet struct{ slog.Handler }
+
+func (h stoppedQuiet) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && r.Message == "failed to stop BGP server" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h stoppedQuiet) WithAttrs(as []slog.Attr) slog.Handler {
+	return stoppedQuiet{h.Handler.WithAttrs(as)}
+}
+
+func (h stoppedQuiet) WithGroup(name string) slog.Handler {
+	return stoppedQuiet{h.Handler.WithGroup(name)}
 }

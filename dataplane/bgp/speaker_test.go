@@ -3,10 +3,12 @@ package bgp
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -253,5 +255,48 @@ func eventually(t *testing.T, what string, check func() error) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestASChangesLeaveNothingRunning: every change of AS or router ID
+// restarts the speaker; 200 of them leave the goroutine count where one
+// start left it (a restart that only stopped BGP would keep a whole
+// server's goroutines per change).
+func TestASChangesLeaveNothingRunning(t *testing.T) {
+	s := New(fib.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer s.Close()
+	cfgAS := func(asn uint32) *config.Config {
+		return &config.Config{
+			VLANs: []config.VLAN{{Name: "external", Interface: "1.1", SelfIPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.201/24")}}},
+			BGP:   &config.BGP{ASN: asn, RouterID: netip.MustParseAddr("192.0.2.201")},
+		}
+	}
+	ctx := context.Background()
+	if err := s.Apply(ctx, cfgAS(64443)); err != nil {
+		t.Fatal(err)
+	}
+	settle := func() int {
+		// Goroutines that end do so promptly; give them a moment.
+		n := runtime.NumGoroutine()
+		for range 50 {
+			time.Sleep(20 * time.Millisecond)
+			m := runtime.NumGoroutine()
+			if m == n {
+				break
+			}
+			n = m
+		}
+		return n
+	}
+	before := settle()
+	for i := range 200 {
+		if err := s.Apply(ctx, cfgAS(64443+uint32(i%2)+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := settle()
+	t.Logf("goroutines: %d after one start, %d after 200 AS changes", before, after)
+	if after > before+10 {
+		t.Fatalf("200 AS changes left %d goroutines more running", after-before)
 	}
 }
