@@ -166,7 +166,7 @@ func marshal(v any) ([]byte, error) {
 }
 
 // Listen opens an API address: "unix:/path" (a stale socket file is
-// replaced) or "host:port".
+// replaced; the new one is 0600) or "host:port".
 func Listen(addr string) (net.Listener, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -175,6 +175,12 @@ func Listen(addr string) (net.Listener, error) {
 		l, err := net.Listen("unix", path)
 		if err != nil {
 			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		// Only the socket's owner (root, who runs the lab) may drive the
+		// TMM: connecting needs write permission on the socket file.
+		if err := os.Chmod(path, 0o600); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("restricting %s to its owner: %w", path, err)
 		}
 		return l, nil
 	}

@@ -3,6 +3,7 @@ package tmmapi_test
 import (
 	"context"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -233,5 +234,23 @@ func TestGetConfigNeverShowsPasswords(t *testing.T) {
 	}
 	if _, err := c.Apply(ctx(t), got); err == nil || !strings.Contains(err.Error(), "placeholder") {
 		t.Fatalf("pushing the redacted config back: err = %v, want a refusal naming the placeholder", err)
+	}
+}
+
+// TestUnixSocketIsOwnersOnly: the standalone API socket is 0600, so only
+// its owner can connect (and so push a config).
+func TestUnixSocketIsOwnersOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tmm.sock")
+	l, err := tmmapi.Listen("unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o600 {
+		t.Fatalf("socket mode %v, want 0600", perm)
 	}
 }
