@@ -73,7 +73,7 @@ func newRoot() *cobra.Command {
 		},
 	}
 	f := root.Flags()
-	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints); none = wait for spk-controller to push the config over --api")
+	f.StringVar(&opts.ConfigDir, "config", "", "directory of SPK CR files (F5SPKVlan, F5SPKIngressTCP, F5SPKSnatpool, F5SPKEgress, F5SPKStaticRoute, StaticEndpoints, StaticNodes); none = wait for spk-controller to push the config over --api")
 	f.StringVar(&valuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
 	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
 	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
