@@ -18,14 +18,27 @@ import (
 // node agent all decide by it, so the winner never depends on the order a
 // list arrives in, and a newer object in another namespace never takes
 // what an older one holds, whatever the names sort as.
-func Older(a, b *metav1.ObjectMeta) int {
-	return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time),
-		strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+func Older(a, b metav1.Object) int {
+	at, bt := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	return cmp.Or(at.Compare(bt.Time), strings.Compare(a.GetNamespace(), b.GetNamespace()), strings.Compare(a.GetName(), b.GetName()))
 }
 
-// SortOldestFirst puts objects in claim order (see Older).
-func SortOldestFirst[T any](objs []T, meta func(*T) *metav1.ObjectMeta) {
-	slices.SortStableFunc(objs, func(a, b T) int { return Older(meta(&a), meta(&b)) })
+// meta is a pointer to any of the kinds, which all embed ObjectMeta.
+type meta[T any] interface {
+	*T
+	metav1.ObjectMetaAccessor
+}
+
+// sortOldestFirst puts objects in claim order (see Older).
+func sortOldestFirst[T any, P meta[T]](objs []T) {
+	slices.SortStableFunc(objs, func(a, b T) int { return Older(P(&a).GetObjectMeta(), P(&b).GetObjectMeta()) })
+}
+
+// eachOf calls fn with the metadata of every object of a list.
+func eachOf[T any, P meta[T]](objs []T, fn func(metav1.Object)) {
+	for i := range objs {
+		fn(P(&objs[i]).GetObjectMeta())
+	}
 }
 
 // inClaimOrder returns a copy with every kind in claim order, so the
@@ -42,43 +55,29 @@ func (o *Objects) inClaimOrder() *Objects {
 		Nodes:     slices.Clone(o.Nodes),
 		Routing:   o.Routing,
 	}
-	SortOldestFirst(cp.VLANs, func(v *F5SPKVlan) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Ingresses, func(v *F5SPKIngressTCP) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Snatpools, func(v *F5SPKSnatpool) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Egresses, func(v *F5SPKEgress) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Routes, func(v *F5SPKStaticRoute) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Endpoints, func(v *StaticEndpoints) *metav1.ObjectMeta { return &v.ObjectMeta })
-	SortOldestFirst(cp.Nodes, func(v *StaticNodes) *metav1.ObjectMeta { return &v.ObjectMeta })
+	sortOldestFirst(cp.VLANs)
+	sortOldestFirst(cp.Ingresses)
+	sortOldestFirst(cp.Snatpools)
+	sortOldestFirst(cp.Egresses)
+	sortOldestFirst(cp.Routes)
+	sortOldestFirst(cp.Endpoints)
+	sortOldestFirst(cp.Nodes)
 	return cp
 }
 
 // StampCreation gives every object without a creation time the time at,
 // as the API server does on create.
 func (o *Objects) StampCreation(at time.Time) {
-	stamp := func(m *metav1.ObjectMeta) {
-		if m.CreationTimestamp.IsZero() {
-			m.CreationTimestamp = metav1.NewTime(at)
+	stamp := func(m metav1.Object) {
+		if t := m.GetCreationTimestamp(); t.IsZero() {
+			m.SetCreationTimestamp(metav1.NewTime(at))
 		}
 	}
-	for i := range o.VLANs {
-		stamp(&o.VLANs[i].ObjectMeta)
-	}
-	for i := range o.Ingresses {
-		stamp(&o.Ingresses[i].ObjectMeta)
-	}
-	for i := range o.Snatpools {
-		stamp(&o.Snatpools[i].ObjectMeta)
-	}
-	for i := range o.Egresses {
-		stamp(&o.Egresses[i].ObjectMeta)
-	}
-	for i := range o.Routes {
-		stamp(&o.Routes[i].ObjectMeta)
-	}
-	for i := range o.Endpoints {
-		stamp(&o.Endpoints[i].ObjectMeta)
-	}
-	for i := range o.Nodes {
-		stamp(&o.Nodes[i].ObjectMeta)
-	}
+	eachOf(o.VLANs, stamp)
+	eachOf(o.Ingresses, stamp)
+	eachOf(o.Snatpools, stamp)
+	eachOf(o.Egresses, stamp)
+	eachOf(o.Routes, stamp)
+	eachOf(o.Endpoints, stamp)
+	eachOf(o.Nodes, stamp)
 }

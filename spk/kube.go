@@ -102,7 +102,7 @@ func FromCluster(c *Cluster) *Resolved {
 	portOf := map[string]string{}
 	pools := map[string]*StaticEndpoints{}
 	ingresses := slices.Clone(c.Ingresses)
-	SortOldestFirst(ingresses, func(in *F5SPKIngressTCP) *metav1.ObjectMeta { return &in.ObjectMeta })
+	sortOldestFirst(ingresses)
 	for _, in := range ingresses {
 		key := ObjectKey(KindIngressTCP, &in.ObjectMeta)
 		svcKey := in.Namespace + "/" + in.Service.Name
