@@ -55,8 +55,11 @@ type Options struct {
 	// Timeouts of the connection table (default conntrack.DefaultTimeouts).
 	Timeouts *conntrack.Timeouts
 	// Batch is how many frames a port reads at once (default 64).
-	Batch  int
-	Logger *slog.Logger
+	Batch int
+	// NATPorts is the range of ports translated flows use per address
+	// (default 1024–65535).
+	NATPorts [2]uint16
+	Logger   *slog.Logger
 }
 
 // Engine is one TMM replica's data plane.
@@ -115,6 +118,13 @@ func (tp *tapPort) send(b port.Buf) bool {
 	return n == 1
 }
 
+func natRange(r [2]uint16) (lo, hi uint16) {
+	if r[0] == 0 || r[1] < r[0] {
+		return 1024, 65535
+	}
+	return r[0], r[1]
+}
+
 // New makes an engine over the given ports; it forwards nothing until a
 // config is applied and Run is called.
 func New(opts Options) (*Engine, error) {
@@ -128,7 +138,7 @@ func New(opts Options) (*Engine, error) {
 		batch:     opts.Batch,
 		maxFlows:  opts.MaxFlows,
 		fib:       fib.New(),
-		nat:       natport.NewPools(1024, 65535),
+		nat:       natport.NewPools(natRange(opts.NATPorts)),
 		neighbor:  neigh.New(neigh.Config{}),
 		start:     time.Now(),
 		taps:      map[string]*tapPort{},
@@ -364,6 +374,7 @@ func (e *Engine) flowGone(f *conntrack.Flow[flowData]) {
 	}
 	switch fd.kind {
 	case flowIngress:
+		fd.handshakeDone()
 		fd.vs.counters.active.Add(-1)
 		fd.member.counters.active.Add(-1)
 	case flowEgress:

@@ -356,3 +356,72 @@ func neighborMAC(r *rig, ip netip.Addr) ([6]byte, bool) {
 	}
 	return [6]byte{}, false
 }
+
+// TestSYNFloodAtOneVIPLeavesTheOthers: with a 256-port NAT pool, 1000
+// spoofed SYNs at red's VIP take at most half the pool (counted
+// vip-share-exceeded beyond it), and blue's VIP still gets its new
+// connection, where before the flood took every port.
+func TestSYNFloodAtOneVIPLeavesTheOthers(t *testing.T) {
+	tmmExt, ext := memport.Pair("tmm-ext", "ext")
+	tmmEgr, egr := memport.Pair("tmm-egr", "egr")
+	eng, err := New(Options{Ports: []port.Port{tmmExt, tmmEgr}, MaxFlows: 4096, NATPorts: [2]uint16{2000, 2255}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := func(s string) []config.Member {
+		return []config.Member{{Address: addrPort(s), Node: "bnk-worker", NodeAddress: ma("198.18.100.3")}}
+	}
+	cfg := testConfig(nil)
+	cfg.VirtualServers = []config.VirtualServer{
+		{Name: "red/red-ingress", Address: ma("198.19.19.100"), Port: 80, Method: config.RoundRobin, IdleTimeout: 300, Members: member("10.244.1.2:80")},
+		{Name: "blue/blue-ingress", Address: ma("198.20.20.100"), Port: 80, Method: config.RoundRobin, IdleTimeout: 300, Members: member("10.244.1.3:80")},
+	}
+	cfg.Seal()
+	if err := eng.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { eng.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); eng.Close(); <-done })
+	r := &rig{t: t, eng: eng, ext: ext, egr: egr, tmmExt: tmmExt.MAC(), tmmEgr: tmmEgr.MAC()}
+
+	vs := func(name string) VSStats {
+		for _, s := range eng.Stats().VirtualServers {
+			if s.Name == name {
+				return s
+			}
+		}
+		t.Fatalf("no virtual server %s", name)
+		return VSStats{}
+	}
+	const flood = 1000
+	for i := range flood {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}), uint16(10000+i))
+		r.send(r.ext, tcpFrame(t, routerMAC, r.tmmExt, src, addrPort("198.19.19.100:80"), true, false, 1))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		red := vs("red/red-ingress")
+		if red.Connections+red.Drops[DropVIPShare.String()]+red.Drops[DropPortsExhausted.String()] >= flood {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flood not processed: %+v", red)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	red := vs("red/red-ingress")
+	t.Logf("red: %d connections, drops %v", red.Connections, red.Drops)
+	if red.Connections > 128 || red.Drops[DropVIPShare.String()] == 0 {
+		t.Fatalf("the flood took %d of 256 ports (drops %v); want at most half", red.Connections, red.Drops)
+	}
+	r.send(r.ext, tcpFrame(t, clientMAC, r.tmmExt, addrPort("198.51.100.100:40000"), addrPort("198.20.20.100:80"), true, false, 1))
+	deadline = time.Now().Add(2 * time.Second)
+	for vs("blue/blue-ingress").Connections != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("blue's VIP got no connection during the flood at red's: %+v", vs("blue/blue-ingress"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/spklab/spklab/dataplane/config"
@@ -40,7 +41,10 @@ type flowData struct {
 
 	// Ingress: the virtual server and member, and the client side's last
 	// hop (auto-lasthop returns replies to the MAC they came from).
-	vs       *vsState
+	// handshaking is set while the flow counts in its virtual server's
+	// handshaking flows (shared by the workers of both directions).
+	vs          *vsState
+	handshaking *atomic.Bool
 	member   *memberState
 	toVLAN   *vlanState // where the original direction leaves
 	lastMAC  [6]byte
@@ -54,6 +58,14 @@ type flowData struct {
 
 	natPool *natport.Pool
 	natPort uint16
+}
+
+// handshakeDone takes an ingress flow out of its virtual server's
+// handshaking count, once (it established, or it is gone).
+func (fd *flowData) handshakeDone() {
+	if fd.handshaking != nil && fd.handshaking.CompareAndSwap(true, false) {
+		fd.vs.counters.handshaking.Add(-1)
+	}
 }
 
 func (fd *flowData) target() string {
@@ -355,6 +367,11 @@ func (w *worker) ingressNew(st *state, v *vlanState, b *port.Buf, vs *vsState) {
 		return
 	}
 	pool := w.e.nat.Get(self, packet.ProtoTCP)
+	if vs.overShare(pool, len(st.vs)) {
+		vs.counters.drops.add(DropVIPShare)
+		w.drop(v, DropVIPShare)
+		return
+	}
 	natPort, ok := pool.Allocate()
 	if !ok {
 		vs.counters.drops.add(DropPortsExhausted)
@@ -365,9 +382,13 @@ func (w *worker) ingressNew(st *state, v *vlanState, b *port.Buf, vs *vsState) {
 	fd := flowData{
 		kind: flowIngress, newSrc: netip.AddrPortFrom(self, natPort), newDst: m.cfg.Address,
 		vs: vs, member: m, toVLAN: to, lastMAC: p.SrcMAC, lastVLAN: v, natPool: pool, natPort: natPort,
+		handshaking: new(atomic.Bool),
 	}
+	fd.handshaking.Store(true)
+	vs.counters.handshaking.Add(1)
 	f, err := w.e.flows.Insert(w.key(0), reply, time.Duration(vs.idle), fd, w.now)
 	if err != nil {
+		vs.counters.handshaking.Add(-1)
 		pool.Release(natPort)
 		r := insertDrop(err)
 		vs.counters.drops.add(r)
@@ -418,9 +439,12 @@ func (w *worker) forward(st *state, v *vlanState, b *port.Buf, f *conntrack.Flow
 	p := &w.p
 	fd := &f.Value
 	size := w.l3end - w.l3
-	f.Track(dir, p.TCPFlags, size, w.now)
+	state := f.Track(dir, p.TCPFlags, size, w.now)
 	switch fd.kind {
 	case flowIngress:
+		if state > conntrack.SynRecv {
+			fd.handshakeDone()
+		}
 		fd.vs.counters.traffic.add(size)
 		fd.member.counters.traffic.add(size)
 		if dir == conntrack.Original {

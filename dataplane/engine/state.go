@@ -9,6 +9,7 @@ import (
 
 	"github.com/spklab/spklab/dataplane/config"
 	"github.com/spklab/spklab/dataplane/fib"
+	"github.com/spklab/spklab/dataplane/natport"
 )
 
 // state is the lookup form of one config: immutable once published, so the
@@ -81,6 +82,22 @@ type vsState struct {
 	rr       atomic.Uint32
 	idle     int64 // nanoseconds
 	counters *vsCounters
+}
+
+// overShare says whether the virtual server must wait for a NAT port:
+// once half the pool's ports are in use, one whose handshaking flows hold
+// its fair share (the pool over the number of virtual servers) or more
+// gets no new one. Every ingress flow takes a port of the one pool of its
+// internal self IP, so without this a SYN flood at one VIP (spoofed SYNs
+// never complete) would take the ports every other VIP needs; with it the
+// flood stops at half the pool, or its share. Established connections do
+// not count: a busy VIP is not a flooded one.
+func (s *vsState) overShare(pool *natport.Pool, servers int) bool {
+	size := pool.Size()
+	if pool.InUse() < size/2 {
+		return false
+	}
+	return s.counters.handshaking.Load() >= int64(size/max(servers, 1))
 }
 
 func (s *vsState) listensOn(v *vlanState) bool {

@@ -26,6 +26,7 @@ const (
 	DropNoException                      // host-bound frame, but no exception path
 	DropForeignVTEP                      // tenant VXLAN from a source that is no node's VTEP
 	DropOffLink                          // ARP reply / NA from off the VLAN's subnet, or an NA not from the link
+	DropVIPShare                         // new connection to a VIP holding its share of a busy NAT-port pool
 	numDropReasons
 )
 
@@ -65,6 +66,8 @@ func (r DropReason) String() string {
 		return "foreign-vtep"
 	case DropOffLink:
 		return "off-link-neighbor"
+	case DropVIPShare:
+		return "vip-share-exceeded"
 	}
 	return "unknown"
 }
@@ -105,6 +108,9 @@ type vsCounters struct {
 	traffic     traffic
 	connections atomic.Uint64
 	active      atomic.Int64
+	// handshaking counts flows whose handshake has not completed (a SYN
+	// flood's): what overShare limits.
+	handshaking atomic.Int64
 	resets      atomic.Uint64
 	drops       drops
 }
