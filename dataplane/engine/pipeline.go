@@ -45,10 +45,10 @@ type flowData struct {
 	// handshaking flows (shared by the workers of both directions).
 	vs          *vsState
 	handshaking *atomic.Bool
-	member   *memberState
-	toVLAN   *vlanState // where the original direction leaves
-	lastMAC  [6]byte
-	lastVLAN *vlanState
+	member      *memberState
+	toVLAN      *vlanState // where the original direction leaves
+	lastMAC     [6]byte
+	lastVLAN    *vlanState
 
 	// Egress: the tenant, the node's VTEP and the pod side's MAC on the
 	// tenant overlay.
