@@ -32,7 +32,7 @@ func (l *Lab) AddStranger(_ context.Context, network string) (string, netip.Addr
 	ns, peer := "", ""
 	for i := 0; ; i++ {
 		ns, peer = l.plan.ns(StrangerRole+strconv.Itoa(i)), "st"+strconv.Itoa(i)
-		if _, err := os.Stat(filepath.Join("/run/netns", ns)); os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(NetnsDir, ns)); os.IsNotExist(err) {
 			break
 		}
 	}
