@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -57,6 +58,86 @@ type lab struct {
 	t          *testing.T
 	bin        string
 	kubeconfig string
+
+	// failures are the headlines of what failed, repeated at the very end
+	// of the output: a CI log that keeps only its tail still says why.
+	mu       sync.Mutex
+	failures []string
+}
+
+func (l *lab) errorf(format string, args ...any) {
+	l.t.Helper()
+	l.noteFailure(fmt.Sprintf(format, args...))
+	l.t.Errorf(format, args...)
+}
+
+func (l *lab) fatalf(format string, args ...any) {
+	l.t.Helper()
+	l.noteFailure(fmt.Sprintf(format, args...))
+	l.t.Fatalf(format, args...)
+}
+
+// noteFailure keeps msg's first line (a failure's detail is already in the
+// log where it happened).
+func (l *lab) noteFailure(msg string) {
+	first, _, _ := strings.Cut(msg, "\n")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failures = append(l.failures, first)
+}
+
+// failedSpecs names each failed spec and the first line of its failure,
+// read from the JUnit report spklab test args wrote.
+func failedSpecs(args []string) []string {
+	var report string
+	for i, a := range args {
+		if a == "--junit" && i+1 < len(args) {
+			report = args[i+1]
+		}
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		return []string{fmt.Sprintf("  (no JUnit report: %v)", err)}
+	}
+	var doc struct {
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+				Text    string `xml:",chardata"`
+			} `xml:"failure"`
+			Error *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"error"`
+		} `xml:"testsuite>testcase"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		return []string{fmt.Sprintf("  (JUnit report %s unreadable: %v)", report, err)}
+	}
+	var specs []string
+	for _, c := range doc.Cases {
+		var msg string
+		switch {
+		case c.Failure != nil:
+			msg = c.Failure.Message
+		case c.Error != nil:
+			msg = c.Error.Message
+		default:
+			continue
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(msg), "\n")
+		specs = append(specs, fmt.Sprintf("  %s: %s", c.Name, first))
+	}
+	return specs
+}
+
+// summarize logs every failure headline last.
+func (l *lab) summarize() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.failures) > 0 {
+		l.t.Logf("what failed, in order:\n%s", strings.Join(l.failures, "\n"))
+	}
 }
 
 // run runs spklab with args to the end, logging its output.
@@ -68,6 +149,13 @@ func (l *lab) run(ctx context.Context, args ...string) (string, error) {
 	start := time.Now()
 	err := cmd.Run()
 	l.t.Logf("spklab %s (%s, %v):\n%s", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond), err, out.String())
+	if err != nil && args[0] == "test" {
+		specs := failedSpecs(args)
+		l.mu.Lock()
+		l.failures = append(l.failures, fmt.Sprintf("spklab %s: %v", strings.Join(args, " "), err))
+		l.failures = append(l.failures, specs...)
+		l.mu.Unlock()
+	}
 	return out.String(), err
 }
 
@@ -85,7 +173,7 @@ func (l *lab) clusterFromOfflineImagesIsWhole(ctx context.Context) {
 	}
 	for _, obj := range []string{"deployment/coredns", "daemonset/calico-node", "daemonset/kube-multus-ds", "daemonset/cni-plugins"} {
 		if out, err := kubectl("-n", "kube-system", "rollout", "status", obj, "--timeout=120s"); err != nil {
-			l.t.Errorf("%s not rolled out: %v\n%s", obj, err, out)
+			l.errorf("%s not rolled out: %v\n%s", obj, err, out)
 		}
 	}
 	for _, pod := range []string{"f5-tmm-0", "f5-tmm-1"} {
@@ -96,7 +184,7 @@ func (l *lab) clusterFromOfflineImagesIsWhole(ctx context.Context) {
 			Interface string `json:"interface"`
 		}
 		if err != nil || json.Unmarshal([]byte(out), &status) != nil {
-			l.t.Errorf("%s: Multus network-status unreadable (%v): %s", pod, err, out)
+			l.errorf("%s: Multus network-status unreadable (%v): %s", pod, err, out)
 			continue
 		}
 		got := map[string]string{} // attachment name → interface
@@ -106,7 +194,7 @@ func (l *lab) clusterFromOfflineImagesIsWhole(ctx context.Context) {
 			}
 		}
 		if got["external-net"] == "" || got["egress-net"] == "" {
-			l.t.Errorf("%s: Multus attachments %v, want external-net and egress-net with an interface each", pod, got)
+			l.errorf("%s: Multus attachments %v, want external-net and egress-net with an interface each", pod, got)
 		}
 	}
 }
@@ -207,7 +295,7 @@ func (l *lab) routerConfigChangeIsSeen(ctx context.Context) {
 	maxPaths := func() string {
 		out, err := exec.CommandContext(ctx, "docker", "exec", "infra-frr-1", "vtysh", "-c", "show running-config").CombinedOutput()
 		if err != nil {
-			l.t.Errorf("router running-config: %v: %s", err, out)
+			l.errorf("router running-config: %v: %s", err, out)
 		}
 		for _, line := range strings.Split(string(out), "\n") {
 			if strings.Contains(line, "maximum-paths") {
@@ -218,24 +306,24 @@ func (l *lab) routerConfigChangeIsSeen(ctx context.Context) {
 	}
 	out, _ := l.run(ctx, "status", "-f", file)
 	if !strings.Contains(out, "runs an older FRR configuration") {
-		l.t.Errorf("status with a changed router config does not say the router runs an older one:\n%s", out)
+		l.errorf("status with a changed router config does not say the router runs an older one:\n%s", out)
 	}
 	start := time.Now()
 	if _, err := l.run(ctx, "infra", "up", "-f", file); err != nil {
-		l.t.Fatalf("spklab infra up with a changed router config: %v", err)
+		l.fatalf("spklab infra up with a changed router config: %v", err)
 	}
 	if got := maxPaths(); got != "maximum-paths 4" {
-		l.t.Errorf("router after infra up with maximumPaths 4 says %q", got)
+		l.errorf("router after infra up with maximumPaths 4 says %q", got)
 	}
 	out, err := l.run(ctx, "up")
 	if err != nil {
-		l.t.Fatalf("spklab up back to the default router config: %v", err)
+		l.fatalf("spklab up back to the default router config: %v", err)
 	}
 	if !strings.Contains(out, "runs an older FRR configuration") {
-		l.t.Errorf("up back to the default did not find the router's config stale:\n%s", out)
+		l.errorf("up back to the default did not find the router's config stale:\n%s", out)
 	}
 	if got := maxPaths(); got != "maximum-paths 8" {
-		l.t.Errorf("router after up with the default topology says %q, want maximum-paths 8", got)
+		l.errorf("router after up with the default topology says %q, want maximum-paths 8", got)
 	}
 	l.t.Logf("timing: router config change seen and undone in %s", time.Since(start).Round(100*time.Millisecond))
 }
@@ -249,7 +337,7 @@ func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
 	inspect := func(format string, args ...string) string {
 		out, err := exec.CommandContext(ctx, "docker", append([]string{"inspect", "-f", format}, args...)...).Output()
 		if err != nil {
-			l.t.Errorf("docker inspect %v: %v", args, err)
+			l.errorf("docker inspect %v: %v", args, err)
 		}
 		return strings.TrimSpace(string(out))
 	}
@@ -258,25 +346,25 @@ func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
 	const kept = "{{.Created}} {{.Id}}"
 	routerBefore, netBefore := inspect(kept, "infra-frr-1"), inspect(kept, "--type", "network", "infra_client-net")
 	if out, err := exec.CommandContext(ctx, "docker", "stop", "infra-client-1").CombinedOutput(); err != nil {
-		l.t.Fatalf("docker stop infra-client-1: %v: %s", err, out)
+		l.fatalf("docker stop infra-client-1: %v: %s", err, out)
 	}
 	// Not the shell's last command, so the shell forks instead of exec'ing.
 	cmd := exec.CommandContext(ctx, "sh", "-c", `"$0" up --kubeconfig "$1"; exit $?`, l.bin, l.kubeconfig)
 	out, err := cmd.CombinedOutput()
 	l.t.Logf("sh -c 'spklab up' after stopping the client (%v):\n%s", err, out)
 	if err != nil {
-		l.t.Fatalf("spklab up from another shell: %v", err)
+		l.fatalf("spklab up from another shell: %v", err)
 	}
 	for name, want := range map[string]string{"infra-client-1": "198.51.100.100", "infra-frr-1": "198.51.100.250"} {
 		if got := inspect(`{{(index .NetworkSettings.Networks "infra_client-net").IPAddress}}`, name); got != want {
-			l.t.Errorf("%s on infra_client-net after up from another shell: %q, want %s", name, got, want)
+			l.errorf("%s on infra_client-net after up from another shell: %q, want %s", name, got, want)
 		}
 	}
 	if after := inspect(kept, "infra-frr-1"); after != routerBefore {
-		l.t.Errorf("up from another shell recreated the router: %s → %s", routerBefore, after)
+		l.errorf("up from another shell recreated the router: %s → %s", routerBefore, after)
 	}
 	if after := inspect(kept, "--type", "network", "infra_client-net"); after != netBefore {
-		l.t.Errorf("up from another shell remade network infra_client-net: %s → %s", netBefore, after)
+		l.errorf("up from another shell remade network infra_client-net: %s → %s", netBefore, after)
 	}
 }
 
@@ -286,17 +374,17 @@ func (l *lab) infraUpFromAnotherShell(ctx context.Context) {
 func (l *lab) logsOfAPartLab(ctx context.Context, dir string) {
 	l.t.Helper()
 	if _, err := l.run(ctx, "logs", "--artifacts", dir); err != nil {
-		l.t.Errorf("spklab logs on a lab stopped in the attachments step: %v", err)
+		l.errorf("spklab logs on a lab stopped in the attachments step: %v", err)
 	}
 	skipped, err := os.ReadFile(filepath.Join(dir, "skipped.txt"))
 	for _, want := range []string{"crs.yaml: the SPK CRDs are not installed", "f5-tmm-0-stats.json: the pod is absent", "router-*: container infra-frr-1 does not exist"} {
 		if err != nil || !strings.Contains(string(skipped), want) {
-			l.t.Errorf("spklab logs on a part lab: skipped.txt (%v) lacks %q:\n%s", err, want, skipped)
+			l.errorf("spklab logs on a part lab: skipped.txt (%v) lacks %q:\n%s", err, want, skipped)
 		}
 	}
 	for _, f := range []string{"status.json", "pods.txt", "nodes.yaml", "kind/bnk-worker/kubelet.log"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
-			l.t.Errorf("spklab logs on a part lab: %s missing or empty (%v)", f, err)
+			l.errorf("spklab logs on a part lab: %s missing or empty (%v)", f, err)
 		}
 	}
 }
@@ -313,10 +401,10 @@ func (l *lab) status(ctx context.Context) map[string]any {
 	out, err := l.run(ctx, "status", "-o", "json")
 	var s map[string]any
 	if jerr := json.Unmarshal([]byte(out), &s); jerr != nil {
-		l.t.Fatalf("spklab status -o json: %v (exit %v)", jerr, err)
+		l.fatalf("spklab status -o json: %v (exit %v)", jerr, err)
 	}
 	if err != nil {
-		l.t.Errorf("spklab status says the lab is not up: %v", err)
+		l.errorf("spklab status says the lab is not up: %v", err)
 	}
 	return s
 }
@@ -328,63 +416,65 @@ func TestKindLab(t *testing.T) {
 	defer cancel()
 	l := &lab{t: t, bin: spklabBinary(t), kubeconfig: filepath.Join(t.TempDir(), "kubeconfig")}
 	art := artifactsDir(t)
+	// Registered first, so it runs last: after the down and its output.
+	t.Cleanup(l.summarize)
 	t.Cleanup(func() {
 		if t.Failed() {
 			l.run(context.Background(), "logs", "--artifacts", filepath.Join(art, "lab-logs"))
 		}
 		if _, err := l.run(context.Background(), "down"); err != nil {
-			t.Errorf("cleanup: spklab down: %v", err)
+			l.errorf("cleanup: spklab down: %v", err)
 		}
 	})
 	if _, err := l.run(ctx, "down"); err != nil {
-		t.Fatalf("spklab down before starting: %v", err)
+		l.fatalf("spklab down before starting: %v", err)
 	}
 
 	// 1. A clean spklab up, timed per step.
 	start := time.Now()
 	out, err := l.run(ctx, "up")
 	if err != nil {
-		t.Fatalf("spklab up: %v", err)
+		l.fatalf("spklab up: %v", err)
 	}
 	t.Logf("timing: clean spklab up %s, steps %v", time.Since(start).Round(time.Second), stepTimes(out))
 	if strings.Contains(out, " Container infra") {
-		t.Errorf("spklab up printed docker compose's progress lines")
+		l.errorf("spklab up printed docker compose's progress lines")
 	}
 	l.status(ctx)
 	l.clusterFromOfflineImagesIsWhole(ctx)
 	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind.xml"), "--artifacts", filepath.Join(art, "evidence")); err != nil {
-		t.Fatalf("spklab test on the fresh lab: %v", err)
+		l.fatalf("spklab test on the fresh lab: %v", err)
 	}
 	// Student mode, the live drawing and the evidence on the running lab.
 	out, err = l.run(ctx, "checkpoint")
 	if err != nil || !strings.Contains(out, "Checkpoint after `spklab tenants apply`") || strings.Contains(out, "✗") || !strings.Contains(out, "Next: spklab test") {
-		t.Errorf("spklab checkpoint on the whole lab (%v):\n%s", err, out)
+		l.errorf("spklab checkpoint on the whole lab (%v):\n%s", err, out)
 	}
 	for _, s := range steps {
 		if out, err := l.run(ctx, "checkpoint", s); err != nil || strings.Contains(out, "✗") || strings.Count(out, "✓") < 2 {
-			t.Errorf("spklab checkpoint %s (%v):\n%s", s, err, out)
+			l.errorf("spklab checkpoint %s (%v):\n%s", s, err, out)
 		}
 	}
 	out, err = l.run(ctx, "diagram")
 	for _, want := range []string{"NOW — kind lab bnk", "f5-tmm-0 on bnk-worker", "BGP at the router: Established", "infra-frr-1 192.0.2.250/24", "network infra_client-net"} {
 		if err != nil || !strings.Contains(out, want) {
-			t.Errorf("spklab diagram (%v) lacks %q", err, want)
+			l.errorf("spklab diagram (%v) lacks %q", err, want)
 		}
 	}
 	logs := filepath.Join(art, "logs-of-a-good-lab")
 	if _, err := l.run(ctx, "logs", "--artifacts", logs); err != nil {
-		t.Errorf("spklab logs: %v", err)
+		l.errorf("spklab logs: %v", err)
 	}
 	for _, f := range []string{"status.json", "crs.yaml", "router-bgp-summary.json", "f5-tmm-0-stats.json", "f5-tmm-1-stats.json", "container-infra-frr-1.log", "kind/bnk-worker2/kubelet.log"} {
 		if st, err := os.Stat(filepath.Join(logs, f)); err != nil || st.Size() == 0 {
-			t.Errorf("spklab logs: %s missing or empty (%v)", f, err)
+			l.errorf("spklab logs: %s missing or empty (%v)", f, err)
 		}
 	}
 
 	// A second up finds every step done.
 	out, err = l.run(ctx, "up")
 	if err != nil {
-		t.Fatalf("second spklab up: %v", err)
+		l.fatalf("second spklab up: %v", err)
 	}
 	for _, s := range steps {
 		found := false
@@ -394,7 +484,7 @@ func TestKindLab(t *testing.T) {
 			}
 		}
 		if !found {
-			t.Errorf("second up: step %s was not reported \"already done:\"", s)
+			l.errorf("second up: step %s was not reported \"already done:\"", s)
 		}
 	}
 
@@ -403,7 +493,7 @@ func TestKindLab(t *testing.T) {
 
 	// 2. down leaves nothing (down itself lists leftovers and fails on any).
 	if _, err := l.run(ctx, "down"); err != nil {
-		t.Fatalf("spklab down: %v", err)
+		l.fatalf("spklab down: %v", err)
 	}
 
 	// 3. spklab up killed in the middle of each step in turn; every re-run
@@ -412,7 +502,7 @@ func TestKindLab(t *testing.T) {
 	for i := 0; i < len(steps); i++ {
 		step, err := l.upKilledIn(ctx, i, killDelays[steps[i]])
 		if err != nil {
-			t.Fatalf("interrupted up from step %s: %v", steps[i], err)
+			l.fatalf("interrupted up from step %s: %v", steps[i], err)
 		}
 		if step == "" {
 			t.Logf("up finished before step %s could be interrupted", steps[i])
@@ -428,21 +518,38 @@ func TestKindLab(t *testing.T) {
 		}
 	}
 	if len(killedSteps) < len(steps)-1 {
-		t.Errorf("up was killed during %v only; want every step (but perhaps the last)", killedSteps)
+		l.errorf("up was killed during %v only; want every step (but perhaps the last)", killedSteps)
 	}
 	start = time.Now()
 	out, err = l.run(ctx, "up")
 	if err != nil {
-		t.Fatalf("spklab up after the interruptions: %v", err)
+		l.fatalf("spklab up after the interruptions: %v", err)
 	}
 	t.Logf("timing: spklab up after interruptions in %v: %s, steps %v", killedSteps, time.Since(start).Round(time.Second), stepTimes(out))
 	l.status(ctx)
 	if _, err := l.run(ctx, "test", "--junit", filepath.Join(art, "junit-kind-after-interruptions.xml"), "--artifacts", filepath.Join(art, "evidence-after-interruptions")); err != nil {
-		t.Fatalf("spklab test after the interruptions: %v", err)
+		l.fatalf("spklab test after the interruptions: %v", err)
 	}
 	start = time.Now()
 	if _, err := l.run(ctx, "down"); err != nil {
-		t.Fatalf("spklab down: %v", err)
+		l.fatalf("spklab down: %v", err)
 	}
 	t.Logf("timing: spklab down %s", time.Since(start).Round(100*time.Millisecond))
+}
+
+func TestFailedSpecsReadsJUnit(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "junit.xml")
+	doc := `<?xml version="1.0" encoding="UTF-8"?>
+<testsuites tests="2" failures="1"><testsuite name="spklab" tests="2">
+<testcase name="[It] bgp passes" status="passed"></testcase>
+<testcase name="[It] bgp withdraws within 1s" status="failed"><failure message="the withdrawal took 2.29s&#xA;Expected" type="failed">detail</failure></testcase>
+</testsuite></testsuites>`
+	if err := os.WriteFile(report, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := failedSpecs([]string{"test", "--junit", report})
+	want := []string{"  [It] bgp withdraws within 1s: the withdrawal took 2.29s"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("failedSpecs = %q, want %q", got, want)
+	}
 }
