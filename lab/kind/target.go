@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spklab/spklab/e2e/framework"
+	"log/slog"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/spklab/spklab/dataplane/engine"
@@ -27,8 +29,11 @@ import (
 
 // Bounds of the kind target's waits.
 const (
-	kindConfigWait  = 30 * time.Second
-	kindRestartWait = 60 * time.Second
+	kindConfigWait = 30 * time.Second
+	// kindRestartWait covers the kubelet's crash back-off (10 s doubling
+	// to 300 s, reset after 10 min of running) for a replica the suite
+	// killed several times in a row.
+	kindRestartWait = 330 * time.Second
 	kindPoll        = 20 * time.Millisecond
 )
 
@@ -39,6 +44,7 @@ const (
 type KindTarget struct {
 	lab      *Lab
 	dyn      dynamic.Interface
+	core     kubernetes.Interface
 	vty      *frr.VTY
 	pods     map[string][]framework.TenantPod
 	tmms     []framework.TMM
@@ -59,7 +65,11 @@ func NewKindTarget(ctx context.Context, l *Lab) (*KindTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kind target: %w", err)
 	}
-	t := &KindTarget{lab: l, dyn: dyn, vty: l.RouterVTY(), pods: map[string][]framework.TenantPod{}}
+	core, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kind target: %w", err)
+	}
+	t := &KindTarget{lab: l, dyn: dyn, core: core, vty: l.RouterVTY(), pods: map[string][]framework.TenantPod{}}
 	for _, tn := range l.Topo.Tenants {
 		pods, err := t.readPods(ctx, tn)
 		if err != nil {
@@ -279,52 +289,80 @@ func (t *KindTarget) Reapply(ctx context.Context) error {
 // tmmContainer is a TMM pod's node, container ID and restart count.
 type tmmContainer struct {
 	node, id string
-	restarts int
+	restarts int32
 	running  bool
+	// backingOff: the kubelet holds the restart back (CrashLoopBackOff).
+	backingOff bool
 }
 
-func (t *KindTarget) tmmContainer(ctx context.Context, pod string) (tmmContainer, error) {
-	out, err := t.lab.Kubectl(ctx, nil, "-n", t.lab.Topo.SPK.Namespace, "get", "pod", pod, "-o",
-		`jsonpath={.spec.nodeName} {.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.running.startedAt}`)
-	if err != nil {
-		return tmmContainer{}, err
+func tmmContainerOf(p *corev1.Pod) (tmmContainer, error) {
+	if len(p.Status.ContainerStatuses) == 0 {
+		return tmmContainer{}, fmt.Errorf("pod %s has no container status yet", p.Name)
 	}
-	f := strings.Fields(out)
-	if len(f) < 3 {
-		return tmmContainer{}, fmt.Errorf("pod %s has no container status yet (%q)", pod, out)
-	}
-	n, err := strconv.Atoi(f[2])
-	if err != nil {
-		return tmmContainer{}, fmt.Errorf("pod %s restart count %q: %w", pod, f[2], err)
-	}
-	return tmmContainer{node: f[0], id: strings.TrimPrefix(f[1], "containerd://"), restarts: n, running: len(f) > 3}, nil
+	cs := p.Status.ContainerStatuses[0]
+	return tmmContainer{
+		node:       p.Spec.NodeName,
+		id:         strings.TrimPrefix(cs.ContainerID, "containerd://"),
+		restarts:   cs.RestartCount,
+		running:    cs.State.Running != nil,
+		backingOff: cs.State.Waiting != nil && cs.State.Waiting.Reason == "CrashLoopBackOff",
+	}, nil
 }
 
 // RestartTMM kills replica i's spk-tmm with SIGKILL through the node's
 // containerd (a crash: no goodbye to BGP peers), lets the kubelet restart
-// it, and returns when the new container runs, after its API answers.
+// it, and returns when the new container runs (seen through a watch on
+// the pod, so the wait costs nothing while the kubelet backs off), after
+// its API answers.
 func (t *KindTarget) RestartTMM(ctx context.Context, i int) (time.Time, error) {
 	pod := TMMPod(i)
-	before, err := t.tmmContainer(ctx, pod)
+	pods := t.core.CoreV1().Pods(t.lab.Topo.SPK.Namespace)
+	p, err := pods.Get(ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading pod %s: %w", pod, err)
+	}
+	before, err := tmmContainerOf(p)
 	if err != nil {
 		return time.Time{}, err
 	}
+	wctx, cancel := context.WithTimeout(ctx, kindRestartWait)
+	defer cancel()
+	w, err := pods.Watch(wctx, metav1.ListOptions{FieldSelector: "metadata.name=" + pod, ResourceVersion: p.ResourceVersion})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("watching pod %s: %w", pod, err)
+	}
+	defer w.Stop()
 	if _, err := framework.Container(before.node).Exec(ctx, "ctr", "-n", "k8s.io", "tasks", "kill", "--signal", "SIGKILL", before.id); err != nil {
 		return time.Time{}, fmt.Errorf("killing %s: %w", pod, err)
 	}
 	deadline := time.Now().Add(kindRestartWait)
 	var started time.Time
+	said := false
 	for started.IsZero() {
-		now, err := t.tmmContainer(ctx, pod)
-		if err == nil && now.restarts > before.restarts && now.running {
-			started = time.Now()
-			break
-		}
-		if time.Now().After(deadline) {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return time.Time{}, ctx.Err()
+			}
 			return time.Time{}, fmt.Errorf("%s did not run again within %s after the kill", pod, kindRestartWait)
-		}
-		if err := sleep(ctx, kindPoll); err != nil {
-			return time.Time{}, err
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return time.Time{}, fmt.Errorf("watching pod %s: the watch ended", pod)
+			}
+			p, isPod := ev.Object.(*corev1.Pod)
+			if !isPod {
+				continue
+			}
+			now, err := tmmContainerOf(p)
+			if err != nil {
+				continue
+			}
+			if now.restarts > before.restarts && now.running {
+				started = time.Now()
+			} else if now.backingOff && !said {
+				slog.Info("TMM replica waits out the kubelet's crash back-off before it starts again (it was killed often in the last 10 min)", "pod", pod, "restarts", now.restarts)
+				said = true
+			}
 		}
 	}
 	for {
