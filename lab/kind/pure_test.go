@@ -255,3 +255,15 @@ func TestNetworkFactsJudgedOnce(t *testing.T) {
 		t.Errorf("with the annotation: items %+v", cp.Items)
 	}
 }
+
+func TestParseNodeImages(t *testing.T) {
+	out := `spklab/spk-tmm:dev {"schemaVersion":2,"config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:aaa"}}
+docker.io/calico/node:v3.30.1 {"schemaVersion":2,"config":{"digest":"sha256:bbb"}}
+spklab/index:dev not json
+`
+	got := parseNodeImages(out, []string{"spklab/spk-tmm:dev", "calico/node:v3.30.1", "spklab/index:dev", "spklab/absent:dev"})
+	want := map[string]string{"spklab/spk-tmm:dev": "sha256:aaa", "calico/node:v3.30.1": "sha256:bbb", "spklab/index:dev": ""}
+	if !maps.Equal(got, want) {
+		t.Errorf("parseNodeImages = %v, want %v", got, want)
+	}
+}

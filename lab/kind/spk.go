@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
@@ -243,7 +244,8 @@ func staleText(s []staleImage) string {
 }
 
 // staleImages compares each node's images with docker's by config digest
-// (docker's image ID), so a rebuilt image under the same tag counts.
+// (docker's image ID), so a rebuilt image under the same tag counts. The
+// nodes are read at once, one exec each.
 func (l *Lab) staleImages(ctx context.Context, ns []nodes.Node, refs []string) ([]staleImage, error) {
 	want := map[string]string{}
 	for _, r := range refs {
@@ -253,14 +255,21 @@ func (l *Lab) staleImages(ctx context.Context, ns []nodes.Node, refs []string) (
 		}
 		want[r] = info.ID
 	}
+	haves := make([]map[string]string, len(ns))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, n := range ns {
+		g.Go(func() (err error) {
+			haves[i], err = nodeImageConfigs(gctx, n, refs)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var out []staleImage
-	for _, n := range ns {
-		have, err := nodeImageConfigs(ctx, n, refs)
-		if err != nil {
-			return nil, err
-		}
+	for i, n := range ns {
 		for _, r := range refs {
-			switch got, ok := have[r]; {
+			switch got, ok := haves[i][r]; {
 			case !ok:
 				out = append(out, staleImage{Node: n.String(), Ref: r, Missing: true})
 			case got != want[r]:
@@ -271,47 +280,63 @@ func (l *Lab) staleImages(ctx context.Context, ns []nodes.Node, refs []string) (
 	return out, nil
 }
 
+// nodeImagesScript prints, for each image containerd holds under one of
+// the names given as arguments, a line "name manifest-JSON" (one exec per
+// node rather than one per image: each costs a process start in the node).
+const nodeImagesScript = `ctr -n k8s.io images ls | awk 'NR>1 {print $1, $3}' | while read -r ref digest; do
+  for want in "$@"; do
+    if [ "$ref" = "$want" ]; then printf '%s ' "$ref"; ctr -n k8s.io content get "$digest" | tr -d '\n'; echo; fi
+  done
+done`
+
 // nodeImageConfigs returns, per ref a node's containerd holds, the config
-// digest of its image.
+// digest of its image ("" for a manifest it cannot read as one image).
 func nodeImageConfigs(ctx context.Context, n nodes.Node, refs []string) (map[string]string, error) {
-	out, err := run(ctx, n, nil, "ctr", "-n", "k8s.io", "images", "ls")
+	args := []string{"-c", nodeImagesScript, "node-images"}
+	for _, r := range refs {
+		args = append(args, r)
+		if nr := normalizeRef(r); nr != r {
+			args = append(args, nr)
+		}
+	}
+	out, err := run(ctx, n, nil, "sh", args...)
 	if err != nil {
 		return nil, err
 	}
-	manifests := map[string]string{} // ref → manifest digest
-	for _, line := range strings.Split(out, "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) >= 3 {
-			manifests[f[0]] = f[2]
-		}
-	}
-	have := map[string]string{}
-	for _, r := range refs {
-		digest, ok := manifests[r]
-		if !ok {
-			digest, ok = manifests[normalizeRef(r)]
-		}
+	return parseNodeImages(out, refs), nil
+}
+
+// parseNodeImages reads nodeImagesScript's lines for refs (each found under
+// its own name or its normalized one).
+func parseNodeImages(out string, refs []string) map[string]string {
+	config := map[string]string{} // containerd name → config digest
+	for _, line := range strings.Split(out, "\n") {
+		name, manifest, ok := strings.Cut(strings.TrimSpace(line), " ")
 		if !ok {
 			continue
-		}
-		raw, err := run(ctx, n, nil, "ctr", "-n", "k8s.io", "content", "get", digest)
-		if err != nil {
-			return nil, err
 		}
 		var m struct {
 			Config struct {
 				Digest string `json:"digest"`
 			} `json:"config"`
 		}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil || m.Config.Digest == "" {
-			// An index (multi-platform) or unreadable manifest: treat as
-			// stale, loading it again is harmless.
-			have[r] = ""
-			continue
+		// An index (multi-platform) or unreadable manifest counts as
+		// stale (""): loading it again is harmless.
+		if json.Unmarshal([]byte(manifest), &m) == nil {
+			config[name] = m.Config.Digest
+		} else {
+			config[name] = ""
 		}
-		have[r] = m.Config.Digest
 	}
-	return have, nil
+	have := map[string]string{}
+	for _, r := range refs {
+		if d, ok := config[r]; ok {
+			have[r] = d
+		} else if d, ok := config[normalizeRef(r)]; ok {
+			have[r] = d
+		}
+	}
+	return have
 }
 
 // loadStale saves the stale images once and loads them into the nodes

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spklab/spklab/host/frr"
@@ -83,19 +84,29 @@ func (s *Status) Up() bool {
 }
 
 // Status checks every step and, as far as the lab exists, reads nodes,
-// TMM pods, CRs and the router's routes.
+// TMM pods, CRs and the router's routes. The reads are independent and
+// each waits on a docker exec or the API server, so they run at once.
 func (l *Lab) Status(ctx context.Context) *Status {
 	s := &Status{Lab: l.Topo.Cluster.Name}
-	for _, r := range steps.CheckAll(ctx, l.Steps()) {
-		s.Steps = append(s.Steps, StepStatus{Step: r.Step, State: r.Before.State.String(), Reason: r.Before.Reason})
-	}
-	if kn, err := l.kubeNodes(ctx); err == nil {
-		for _, n := range kn {
-			s.Nodes = append(s.Nodes, NodeStatus{Name: n.Name, Ready: n.Ready, TMM: slices.Contains(l.Topo.Cluster.TMMNodes, n.Name)})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, r := range steps.CheckAll(ctx, l.Steps()) {
+			s.Steps = append(s.Steps, StepStatus{Step: r.Step, State: r.Before.State.String(), Reason: r.Before.Reason})
 		}
-	}
-	s.TMMs = l.tmmStatus(ctx)
-	if crs, err := l.crStates(ctx); err == nil {
+	})
+	wg.Go(func() {
+		if kn, err := l.kubeNodes(ctx); err == nil {
+			for _, n := range kn {
+				s.Nodes = append(s.Nodes, NodeStatus{Name: n.Name, Ready: n.Ready, TMM: slices.Contains(l.Topo.Cluster.TMMNodes, n.Name)})
+			}
+		}
+	})
+	wg.Go(func() { s.TMMs = l.tmmStatus(ctx) })
+	wg.Go(func() {
+		crs, err := l.crStates(ctx)
+		if err != nil {
+			return
+		}
 		for _, c := range crs {
 			acc, _ := c.condition("Accepted")
 			prog, msg := c.condition("Programmed")
@@ -105,8 +116,9 @@ func (l *Lab) Status(ctx context.Context) *Status {
 			}
 			s.CRs = append(s.CRs, cs)
 		}
-	}
-	s.Routes = l.routeStatus(ctx)
+	})
+	wg.Go(func() { s.Routes = l.routeStatus(ctx) })
+	wg.Wait()
 	return s
 }
 

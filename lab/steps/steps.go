@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -139,14 +140,21 @@ func (r Runner) Destroy(ctx context.Context, list []Step) ([]Result, error) {
 	return out, nil
 }
 
-// CheckAll runs every step's check (for status), in order.
+// CheckAll runs every step's check (for status) at once and returns the
+// results in the steps' order. A Check only reads, and no step's check
+// depends on another's, while each one mostly waits on a process or an
+// API: together they take as long as the slowest, not the sum.
 func CheckAll(ctx context.Context, list []Step) []Result {
-	out := make([]Result, 0, len(list))
-	for _, s := range list {
-		start := time.Now()
-		st := s.Check(ctx)
-		out = append(out, Result{Step: s.Name(), Before: st, Duration: time.Since(start)})
+	out := make([]Result, len(list))
+	var wg sync.WaitGroup
+	for i, s := range list {
+		wg.Go(func() {
+			start := time.Now()
+			st := s.Check(ctx)
+			out[i] = Result{Step: s.Name(), Before: st, Duration: time.Since(start)}
+		})
 	}
+	wg.Wait()
 	return out
 }
 

@@ -113,8 +113,22 @@ func TestRunnerDestroysInReverse(t *testing.T) {
 	if len(res) != 2 || res[0].Step != "b" || a.done || b.done {
 		t.Fatalf("results %+v", res)
 	}
-	st := CheckAll(t.Context(), []Step{a, b})
-	if st[0].Before.State != NotDone || st[1].Before.Reason != "b missing" {
+}
+
+// CheckAll runs the checks at once (each step logs to its own slice) and
+// keeps the steps' order in its results.
+func TestCheckAllKeepsOrder(t *testing.T) {
+	var logA, logB, logC []string
+	list := []Step{
+		&fakeStep{name: "a", log: &logA},
+		&fakeStep{name: "b", done: true, log: &logB},
+		&fakeStep{name: "c", log: &logC},
+	}
+	st := CheckAll(t.Context(), list)
+	if len(st) != 3 || st[0].Step != "a" || st[0].Before.State != NotDone || st[1].Before.Reason != "b exists" || st[2].Before.Reason != "c missing" {
 		t.Fatalf("CheckAll %+v", st)
+	}
+	if len(logA) != 1 || len(logB) != 1 || len(logC) != 1 {
+		t.Fatalf("each step checked once: %v %v %v", logA, logB, logC)
 	}
 }
