@@ -1,6 +1,7 @@
 package spk
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -182,5 +183,30 @@ func TestPoolsBelongToTenants(t *testing.T) {
 	out = Compile(&o, 2)
 	if len(out.Rejected) != 0 {
 		t.Errorf("shared pool: rejected %v", out.Rejected)
+	}
+}
+
+// TestEgressDualStackEnabled: without dualStackEnabled a tenant's config
+// keeps only the IPv4 addresses of its pool's row (none of IPv6 is used or
+// advertised); with it, both families.
+func TestEgressDualStackEnabled(t *testing.T) {
+	for _, dual := range []bool{false, true} {
+		o := *labObjects(t)
+		o.Egresses = slices.Clone(o.Egresses)
+		for i := range o.Egresses {
+			o.Egresses[i].Spec.DualStackEnabled = dual
+		}
+		out := Compile(&o, 2)
+		if len(out.Rejected) != 0 {
+			t.Fatalf("dualStackEnabled %v: rejected %v", dual, out.Rejected)
+		}
+		for _, cfg := range out.Configs {
+			for _, tn := range cfg.Tenants {
+				v6 := slices.ContainsFunc(tn.SNAT, netip.Addr.Is6)
+				if tn.DualStack != dual || v6 != dual || !slices.ContainsFunc(tn.SNAT, netip.Addr.Is4) {
+					t.Errorf("dualStackEnabled %v: replica %d tenant %s has DualStack %v and SNAT %v", dual, cfg.Replica, tn.Name, tn.DualStack, tn.SNAT)
+				}
+			}
+		}
 	}
 }

@@ -349,10 +349,13 @@ func (c *compiler) egress(e *F5SPKEgress, vnis map[uint32]string, poolUsers map[
 			VNI:       vni,
 			SNATType:  string(typ),
 			Snatpool:  e.Spec.EgressSnatpool,
+			DualStack: e.Spec.DualStackEnabled,
 		}
 		if typ == SNATPool {
-			for _, a := range rows[r] {
-				t.SNAT = append(t.SNAT, netip.MustParseAddr(a))
+			for _, s := range rows[r] {
+				if a := netip.MustParseAddr(s); a.Is4() || e.Spec.DualStackEnabled {
+					t.SNAT = append(t.SNAT, a)
+				}
 			}
 		}
 		cfg.Tenants = append(cfg.Tenants, t)

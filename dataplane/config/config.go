@@ -107,6 +107,10 @@ type Tenant struct {
 	// SNAT is this replica's row of the snatpool (automap: empty, the
 	// egress VLAN's self IPs are used).
 	SNAT []netip.Addr `json:"snat,omitempty"`
+	// DualStack is the F5SPKEgress's dualStackEnabled: without it the
+	// tenant leaves over IPv4 only (its IPv6 is dropped, and no IPv6 SNAT
+	// address of its pool is used or advertised).
+	DualStack bool `json:"dualStack,omitempty"`
 }
 
 // SNATAddr returns the tenant's SNAT address of a family.

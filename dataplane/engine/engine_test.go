@@ -314,6 +314,28 @@ func TestEgressFromForeignVTEPDropped(t *testing.T) {
 	}
 }
 
+// TestEgressIPv6NeedsDualStack: a tenant whose F5SPKEgress is not
+// dualStackEnabled leaves over IPv4 only; its pods' IPv6 is dropped as
+// ipv6-egress-disabled (not as a missing SNAT address), and makes no flow.
+func TestEgressIPv6NeedsDualStack(t *testing.T) {
+	r := newRig(t, nil)
+	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("[fd00:10:244::5]:33333"), addrPort("[2001::198:51:100:100]:80"), true, false, 9)
+	r.send(r.egr, serialize(t,
+		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}},
+		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(inner)))
+	deadline := time.Now().Add(2 * time.Second)
+	for r.eng.Stats().Drops[DropIPv6Egress.String()] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drops = %v", r.eng.Stats().Drops)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := r.eng.flows.Len(); n != 0 {
+		t.Errorf("%d flows after IPv6 egress of a tenant without dualStackEnabled", n)
+	}
+}
+
 // TestNeighborPoisoningFromAnotherVLAN: a host on the egress VLAN answers
 // ARP for the router's address (on the external VLAN) with its own MAC.
 // It is not learned (counted off-link-neighbor), so the next packet to the

@@ -659,6 +659,11 @@ func (w *worker) egressNew(st *state, v *vlanState, b *port.Buf, t *tenantState,
 		}
 	}
 	is4 := p.Src.Is4()
+	if !is4 && !t.cfg.DualStack {
+		t.counters.drops.add(DropIPv6Egress)
+		w.drop(v, DropIPv6Egress)
+		return
+	}
 	var snat netip.Addr
 	switch t.cfg.SNATType {
 	case "SRC_TRANS_NONE":

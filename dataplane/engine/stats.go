@@ -27,6 +27,7 @@ const (
 	DropForeignVTEP                      // tenant VXLAN from a source that is no node's VTEP
 	DropOffLink                          // ARP reply / NA from off the VLAN's subnet, or an NA not from the link
 	DropVIPShare                         // new connection to a VIP holding its share of a busy NAT-port pool
+	DropIPv6Egress                       // tenant IPv6 egress, but its F5SPKEgress is not dualStackEnabled
 	numDropReasons
 )
 
@@ -68,6 +69,8 @@ func (r DropReason) String() string {
 		return "off-link-neighbor"
 	case DropVIPShare:
 		return "vip-share-exceeded"
+	case DropIPv6Egress:
+		return "ipv6-egress-disabled"
 	}
 	return "unknown"
 }
