@@ -370,6 +370,49 @@ func TestNeighborPoisoningFromAnotherVLAN(t *testing.T) {
 
 // neighborMAC is the MAC the engine's neighbour cache holds for ip, in any
 // state (the cache's clock is the engine's, not the wall's).
+// neighborAdvert is an unsolicited NA for target with its link address,
+// sent with a hop limit (255 from the link, less once routed).
+func neighborAdvert(t *testing.T, srcMAC, dstMAC [6]byte, target netip.Addr, hopLimit uint8) []byte {
+	ip := &layers.IPv6{Version: 6, HopLimit: hopLimit, NextHeader: layers.IPProtocolICMPv6, SrcIP: target.AsSlice(), DstIP: net.ParseIP("ff02::1")}
+	icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeNeighborAdvertisement, 0)}
+	if err := icmp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	na := &layers.ICMPv6NeighborAdvertisement{Flags: 0x20, TargetAddress: target.AsSlice(),
+		Options: layers.ICMPv6Options{{Type: layers.ICMPv6OptTargetAddress, Data: srcMAC[:]}}}
+	return serialize(t, &layers.Ethernet{SrcMAC: net.HardwareAddr(srcMAC[:]), DstMAC: net.HardwareAddr(dstMAC[:]), EthernetType: layers.EthernetTypeIPv6}, ip, icmp, na)
+}
+
+// TestNeighborAdvertNeedsHopLimit255: an NA claiming the router's IPv6
+// address that was routed (hop limit 64) is not learned and counts as
+// off-link-neighbor; the same NA from the link (255) is learned.
+func TestNeighborAdvertNeedsHopLimit255(t *testing.T) {
+	r := newRig(t, nil)
+	router := ma("2001::192:0:2:250")
+	attacker := [6]byte{0x02, 0xba, 0xd0, 0, 0, 0x77}
+	r.send(r.ext, neighborAdvert(t, attacker, r.tmmExt, router, 64))
+	deadline := time.Now().Add(2 * time.Second)
+	for r.eng.Stats().Drops[DropOffLink.String()] != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drops = %v", r.eng.Stats().Drops)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if mac, known := neighborMAC(r, router); known {
+		t.Fatalf("a routed NA was learned: %v", mac)
+	}
+	r.send(r.ext, neighborAdvert(t, routerMAC, r.tmmExt, router, 255))
+	for {
+		if mac, known := neighborMAC(r, router); known && mac == routerMAC {
+			break
+		}
+		if time.Now().After(deadline.Add(2 * time.Second)) {
+			t.Fatalf("the on-link NA was not learned; neighbours %+v", r.eng.neighbor.Entries())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func neighborMAC(r *rig, ip netip.Addr) ([6]byte, bool) {
 	for _, e := range r.eng.neighbor.Entries() {
 		if e.IP == ip && e.State != "incomplete" {
