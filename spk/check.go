@@ -42,6 +42,7 @@ func (o *Objects) Check() Problems {
 		c.vlan(&o.VLANs[i])
 	}
 	c.vlanTags()
+	c.vlanSubnets()
 	for i := range o.Snatpools {
 		c.snatpool(&o.Snatpools[i])
 	}
@@ -180,6 +181,49 @@ func (c *checker) selfIPs(loc, list, lenField string, ips []string, prefixLen in
 		c.add(loc, "spec."+lenField, "%d is out of range 1–%d", prefixLen, maxLen)
 	case prefixLen == 0 && len(ips) > 0:
 		c.add(loc, "spec."+lenField, "is required when %s are given (1–%d)", list, maxLen)
+	}
+}
+
+// vlanSubnets: no two VLANs' self-IP subnets overlap (the older VLAN keeps
+// its subnet). A TMM learns a neighbour only on the VLAN whose subnet holds
+// it, so with one VLAN per address no host on one VLAN can answer for an
+// address on another.
+func (c *checker) vlanSubnets() {
+	type holder struct {
+		prefix netip.Prefix
+		vlan   string
+	}
+	var held []holder
+	for i := range c.o.VLANs {
+		v := &c.o.VLANs[i]
+		loc := location(v.Source, KindVLAN, &v.ObjectMeta)
+		me := ref(v.Source, KindVLAN, &v.ObjectMeta)
+		var mine []holder
+		for _, fam := range []struct {
+			list string
+			ips  []string
+			bits int32
+		}{{"selfip_v4s", v.Spec.SelfIPv4s, v.Spec.PrefixLenV4}, {"selfip_v6s", v.Spec.SelfIPv6s, v.Spec.PrefixLenV6}} {
+			for j, s := range fam.ips {
+				a, err := netip.ParseAddr(s)
+				if err != nil || fam.bits <= 0 || int(fam.bits) > a.BitLen() {
+					continue // reported by selfIPs
+				}
+				p := netip.PrefixFrom(a, int(fam.bits)).Masked()
+				overlap := false
+				for _, h := range held {
+					if h.prefix.Overlaps(p) {
+						c.add(loc, fmt.Sprintf("spec.%s[%d]", fam.list, j), "subnet %s overlaps %s of %s; a subnet belongs to one VLAN only", p, h.prefix, h.vlan)
+						overlap = true
+						break
+					}
+				}
+				if !overlap {
+					mine = append(mine, holder{p, me})
+				}
+			}
+		}
+		held = append(held, mine...)
 	}
 }
 

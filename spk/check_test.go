@@ -141,6 +141,10 @@ func TestCheckRules(t *testing.T) {
 			want: `crs/vlans.yaml#1:spec.tag: interface 1.1 already has an untagged VLAN, F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2); only one per interface`},
 		{name: "a tag on two VLANs", mutate: func(o *Objects) { o.VLANs[0].Spec.Tag = 3334; o.VLANs[1].Spec.Tag = 3334 },
 			want: `crs/vlans.yaml#1:spec.tag: tag 3334 is already used by F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2); a tag is used by one VLAN only`},
+		{name: "self IP subnets of two VLANs overlap", mutate: func(o *Objects) {
+			o.VLANs[1].Spec.SelfIPv4s = []string{"192.0.2.221", "192.0.2.222"}
+			o.VLANs[1].Spec.PrefixLenV4 = 25
+		}, want: `crs/vlans.yaml#1:spec.selfip_v4s[0]: subnet 192.0.2.0/24 overlaps 192.0.2.128/25 of F5SPKVlan "spk-ingress/vlan-egress" (crs/vlans.yaml#2); a subnet belongs to one VLAN only`},
 		{name: "no interfaces", mutate: func(o *Objects) { o.VLANs[0].Spec.Interfaces = nil },
 			want: `crs/vlans.yaml#1:spec.interfaces: must list at least one TMM interface ("1.1", "1.2", …)`},
 		{name: "interface syntax", mutate: func(o *Objects) { o.VLANs[0].Spec.Interfaces = []string{"eth1"} },

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -488,5 +489,22 @@ func TestSYNFloodAtOneVIPLeavesTheOthers(t *testing.T) {
 			t.Fatalf("blue's VIP got no connection during the flood at red's: %+v", vs("blue/blue-ingress"))
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestApplyRefusesOverlappingVLANSubnets: neighbours are learned on the
+// VLAN whose subnet holds them, so a config whose VLANs share a subnet is
+// refused (and the running one kept).
+func TestApplyRefusesOverlappingVLANSubnets(t *testing.T) {
+	r := newRig(t, nil)
+	cfg := testConfig(nil)
+	cfg.VLANs[1].SelfIPs = []netip.Prefix{mp("192.0.2.222/25")}
+	cfg.Seal()
+	err := r.eng.Apply(cfg)
+	if err == nil || !strings.Contains(err.Error(), "overlaps VLAN external's 192.0.2.0/24") {
+		t.Fatalf("Apply = %v, want the overlap named", err)
+	}
+	if got, want := r.eng.Config().Version, testConfig(nil).Version; got != want {
+		t.Errorf("running config %s after a refused one, want %s", got, want)
 	}
 }

@@ -195,6 +195,13 @@ func buildState(cfg *config.Config, ports map[string]*wirePort, taps map[string]
 			} else {
 				vs.self6 = p.Addr()
 			}
+			// One VLAN per subnet: neighbours are learned on the VLAN
+			// whose subnet holds them, so that must name one VLAN.
+			for _, c := range connected {
+				if c.Prefix.Overlaps(p.Masked()) {
+					return nil, nil, nil, fmt.Errorf("VLAN %s: self IP subnet %s overlaps VLAN %s's %s", v.Name, p.Masked(), c.NextHops[0].VLAN, c.Prefix)
+				}
+			}
 			connected = append(connected, fib.Route{Prefix: p.Masked(), Source: fib.Connected, NextHops: []fib.NextHop{{VLAN: v.Name}}})
 		}
 		st.vlans[key] = vs
