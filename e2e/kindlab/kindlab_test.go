@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -281,6 +282,77 @@ func (l *lab) upKilledIn(ctx context.Context, from int, delay time.Duration) (st
 	return "", nil
 }
 
+// docker runs the docker CLI; a failure is fatal (it is the test's own
+// doing, not the product's).
+func (l *lab) docker(ctx context.Context, args ...string) string {
+	l.t.Helper()
+	out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput()
+	if err != nil {
+		l.fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// labSnapshot is what a second up must leave as it was: the node and
+// infra containers, the lab's docker networks, the NADs' versions and the
+// nodes' egress-net annotations.
+func (l *lab) labSnapshot(ctx context.Context) string {
+	l.t.Helper()
+	ids := l.docker(ctx, "ps", "-a", "--filter", "label=io.x-k8s.kind.cluster=bnk", "--format", "{{.Names}}={{.ID}}")
+	infra := l.docker(ctx, "ps", "-a", "--filter", "label=com.docker.compose.project=infra", "--format", "{{.Names}}={{.ID}}")
+	nets := l.docker(ctx, "network", "inspect", "-f", "{{.Name}}={{.ID}}", "external-net", "egress-net", "infra_client-net")
+	nads := l.docker(ctx, "exec", "bnk-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "-n", "spk-ingress",
+		"get", "network-attachment-definitions", "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}`)
+	annotations := l.docker(ctx, "exec", "bnk-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+		"get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.annotations.k8s\.ovn\.org/node-primary-ifaddr} {end}`)
+	lines := strings.Fields(ids + "\n" + infra + "\n" + nets + "\n" + nads + "\n" + annotations)
+	slices.Sort(lines)
+	return strings.Join(lines, " ")
+}
+
+// networksBreakAndRepair breaks what the networks step made, in the ways a
+// student's host can — a node taken off both lab networks and put back on
+// one at a random address (its interfaces then come in the wrong order), a
+// node's egress-net annotation removed, rp_filter switched on — and checks
+// that status sees it and that up repairs it with the networks step alone.
+func (l *lab) networksBreakAndRepair(ctx context.Context) {
+	l.t.Helper()
+	const node, annotated = "bnk-worker", "bnk-worker2" // bnk-worker runs no TMM
+	l.docker(ctx, "network", "disconnect", "-f", "external-net", node)
+	l.docker(ctx, "network", "disconnect", "-f", "egress-net", node)
+	l.docker(ctx, "network", "connect", "egress-net", node)
+	l.docker(ctx, "exec", "bnk-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "annotate", "node", annotated, "k8s.ovn.org/node-primary-ifaddr-")
+	l.docker(ctx, "exec", "bnk-control-plane", "sysctl", "-w", "net.ipv4.conf.all.rp_filter=1")
+	if out, err := l.run(ctx, "checkpoint", "networks"); !strings.Contains(out, "✗") {
+		l.errorf("checkpoint networks after breaking them (%v) found nothing wrong:\n%s", err, out)
+	}
+	out, err := l.run(ctx, "up")
+	if err != nil {
+		l.fatalf("spklab up repairing the networks: %v", err)
+	}
+	verdict := map[string]string{} // step → "applied" or "already"
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && slices.Contains(steps, f[0]) && (f[1] == "applied" || f[1] == "already") {
+			verdict[f[0]] = f[1]
+		}
+	}
+	for _, s := range steps {
+		want := "already"
+		if s == "networks" {
+			want = "applied"
+		}
+		if verdict[s] != want {
+			l.errorf("repair up: step %s %q, want %q (only the networks step applied)", s, verdict[s], want)
+		}
+	}
+	if out, err := l.run(ctx, "checkpoint", "networks"); err != nil || strings.Contains(out, "✗") {
+		l.errorf("checkpoint networks after the repair (%v):\n%s", err, out)
+	}
+	if got := l.docker(ctx, "exec", "bnk-control-plane", "sysctl", "-n", "net.ipv4.conf.all.rp_filter"); got != "0" {
+		l.errorf("rp_filter after the repair: %q, want 0", got)
+	}
+}
+
 // routerConfigChangeIsSeen changes what FRR is told (maximum-paths) in a
 // topology file: status says the router runs an older configuration, infra
 // up recreates it with the new one, and the default lab's up puts the
@@ -471,7 +543,8 @@ func TestKindLab(t *testing.T) {
 		}
 	}
 
-	// A second up finds every step done.
+	// A second up finds every step done and changes nothing.
+	before := l.labSnapshot(ctx)
 	out, err = l.run(ctx, "up")
 	if err != nil {
 		l.fatalf("second spklab up: %v", err)
@@ -488,6 +561,11 @@ func TestKindLab(t *testing.T) {
 		}
 	}
 
+	if after := l.labSnapshot(ctx); after != before {
+		l.errorf("second up changed the lab:\nbefore %s\nafter  %s", before, after)
+	}
+
+	l.networksBreakAndRepair(ctx)
 	l.routerConfigChangeIsSeen(ctx)
 	l.infraUpFromAnotherShell(ctx)
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spklab/spklab/host/docker"
 	"github.com/spklab/spklab/lab/steps"
@@ -46,11 +47,11 @@ func (c *Checkpoint) OK() bool {
 // the first ("" when the first is not done): the step a student just ran.
 func (l *Lab) LastDoneStep(ctx context.Context) string {
 	last := ""
-	for _, s := range l.Steps() {
-		if s.Check(ctx).State != steps.Done {
+	for _, r := range steps.CheckAll(ctx, l.Steps()) {
+		if r.Before.State != steps.Done {
 			break
 		}
-		last = s.Name()
+		last = r.Step
 	}
 	return last
 }
@@ -79,11 +80,16 @@ func (l *Lab) Checkpoint(ctx context.Context, step string) (*Checkpoint, error) 
 }
 
 func (c *Checkpoint) add(ok bool, text, hint string) {
+	c.Items = append(c.Items, item(ok, text, hint))
+}
+
+// item is one line of a checkpoint; the hint shows only when it failed.
+func item(ok bool, text, hint string) CheckItem {
 	it := CheckItem{OK: ok, Text: text}
 	if !ok {
 		it.Hint = hint
 	}
-	c.Items = append(c.Items, it)
+	return it
 }
 
 func (l *Lab) checkpointCluster(ctx context.Context, cp *Checkpoint) {
@@ -224,31 +230,44 @@ func (l *Lab) checkpointTenants(ctx context.Context, cp *Checkpoint) {
 		cp.add(r.Complete, fmt.Sprintf("router routes %s (%s) via %s", r.Prefix, r.What, strings.Join(r.Want, " and ")),
 			"the router uses: "+dash(strings.Join(r.Got, " ")))
 	}
+	// The requests, two per tenant, each a docker or kubectl exec: at once,
+	// their lines in the tenants' order.
+	var probes []func() CheckItem
 	for _, tn := range l.Topo.Tenants {
 		if tn.Ingress == nil || tn.Ingress.IPv4 == "" {
 			continue
 		}
-		out, err := l.containerExec(ctx, l.Topo.ClientContainer(), "curl", "-sI", "-m", "3", "http://"+tn.Ingress.IPv4)
-		first, _, _ := strings.Cut(out, "\n")
-		cp.add(err == nil && strings.Contains(first, " 200"),
-			fmt.Sprintf("curl -I http://%s from the client: %s", tn.Ingress.IPv4, strings.TrimSpace(first)),
-			"spklab test --label-filter ingress shows where it stops")
+		probes = append(probes, func() CheckItem {
+			out, err := l.containerExec(ctx, l.Topo.ClientContainer(), "curl", "-sI", "-m", "3", "http://"+tn.Ingress.IPv4)
+			first, _, _ := strings.Cut(out, "\n")
+			return item(err == nil && strings.Contains(first, " 200"),
+				fmt.Sprintf("curl -I http://%s from the client: %s", tn.Ingress.IPv4, strings.TrimSpace(first)),
+				"spklab test --label-filter ingress shows where it stops")
+		})
 	}
 	for _, tn := range l.Topo.Tenants {
 		if tn.SNATPool == nil {
 			continue
 		}
-		pod, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "get", "pods", "-l", render.LabelApp+"="+tn.Deployment, "-o", "jsonpath={.items[0].metadata.name}")
-		if err != nil || pod == "" {
-			cp.add(false, "a "+tn.Namespace+" pod to curl from", "no pods")
-			continue
-		}
-		out, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "exec", pod, "--", "curl", "-s", "-m", "3", "http://"+l.Topo.Client.IPv4+"/txt")
-		seen := strings.TrimSpace(out)
-		cp.add(err == nil && inPool(seen, tn.SNATPool.Rows),
-			fmt.Sprintf("from %s/%s the client sees %s (SNAT pool %s)", tn.Namespace, pod, dash(seen), tn.SNATPool.Name),
-			"spklab test --label-filter snat shows where it stops")
+		probes = append(probes, func() CheckItem {
+			pod, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "get", "pods", "-l", render.LabelApp+"="+tn.Deployment, "-o", "jsonpath={.items[0].metadata.name}")
+			if err != nil || pod == "" {
+				return item(false, "a "+tn.Namespace+" pod to curl from", "no pods")
+			}
+			out, err := l.Kubectl(ctx, nil, "-n", tn.Namespace, "exec", pod, "--", "curl", "-s", "-m", "3", "http://"+l.Topo.Client.IPv4+"/txt")
+			seen := strings.TrimSpace(out)
+			return item(err == nil && inPool(seen, tn.SNATPool.Rows),
+				fmt.Sprintf("from %s/%s the client sees %s (SNAT pool %s)", tn.Namespace, pod, dash(seen), tn.SNATPool.Name),
+				"spklab test --label-filter snat shows where it stops")
+		})
 	}
+	items := make([]CheckItem, len(probes))
+	var wg sync.WaitGroup
+	for i, probe := range probes {
+		wg.Go(func() { items[i] = probe() })
+	}
+	wg.Wait()
+	cp.Items = append(cp.Items, items...)
 }
 
 func inPool(addr string, rows [][]string) bool {
