@@ -266,27 +266,35 @@ func TestEgressSNATRoundTrip(t *testing.T) {
 func TestEgressUnknownTenantDropped(t *testing.T) {
 	r := newRig(t, nil)
 	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("10.244.1.5:1"), addrPort("198.51.100.100:80"), true, false, 1)
-	r.send(r.egr, serialize(t,
-		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
-		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}},
-		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: 999}, gopacket.Payload(inner)))
-	deadline := time.Now().Add(2 * time.Second)
-	for r.eng.Stats().Drops[DropUnknownTenant.String()] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drops = %v", r.eng.Stats().Drops)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.send(r.egr, vxlanCarrying(t, r, net.IP{198, 18, 100, 3}, 999, inner))
+	r.waitDrop(DropUnknownTenant)
 }
 
 // vxlanFrom is tenant VXLAN with key vni from src to TMM's egress self IP,
 // carrying a pod's SYN to the outside.
 func vxlanFrom(t *testing.T, r *rig, src net.IP, vni uint32) []byte {
-	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("10.244.9.9:40000"), addrPort("198.51.100.100:80"), true, false, 1)
+	return vxlanCarrying(t, r, src, vni, tcpFrame(t, podMAC, r.tmmEgr, addrPort("10.244.9.9:40000"), addrPort("198.51.100.100:80"), true, false, 1))
+}
+
+// vxlanCarrying wraps a pod's frame in tenant VXLAN with key vni from src
+// to TMM's egress self IP.
+func vxlanCarrying(t *testing.T, r *rig, src net.IP, vni uint32, inner []byte) []byte {
 	return serialize(t,
 		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
 		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src, DstIP: net.IP{198, 18, 100, 201}},
 		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: vni}, gopacket.Payload(inner))
+}
+
+// waitDrop waits up to 2 s for one drop counted under reason.
+func (r *rig) waitDrop(reason DropReason) {
+	r.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for r.eng.Stats().Drops[reason.String()] != 1 {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("drops = %v, want one %s", r.eng.Stats().Drops, reason)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestEgressFromForeignVTEPDropped: VXLAN with a tenant's own key from a
@@ -295,13 +303,7 @@ func vxlanFrom(t *testing.T, r *rig, src net.IP, vni uint32) []byte {
 func TestEgressFromForeignVTEPDropped(t *testing.T) {
 	r := newRig(t, nil)
 	r.send(r.egr, vxlanFrom(t, r, net.IP{198, 18, 100, 66}, 100))
-	deadline := time.Now().Add(2 * time.Second)
-	for r.eng.Stats().Drops[DropForeignVTEP.String()] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drops = %v", r.eng.Stats().Drops)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.waitDrop(DropForeignVTEP)
 	if n := r.eng.flows.Len(); n != 0 {
 		t.Errorf("%d flows after a forged sender's SYN", n)
 	}
@@ -321,17 +323,8 @@ func TestEgressFromForeignVTEPDropped(t *testing.T) {
 func TestEgressIPv6NeedsDualStack(t *testing.T) {
 	r := newRig(t, nil)
 	inner := tcpFrame(t, podMAC, r.tmmEgr, addrPort("[fd00:10:244::5]:33333"), addrPort("[2001::198:51:100:100]:80"), true, false, 9)
-	r.send(r.egr, serialize(t,
-		&layers.Ethernet{SrcMAC: net.HardwareAddr(nodeMAC[:]), DstMAC: net.HardwareAddr(r.tmmEgr[:]), EthernetType: layers.EthernetTypeIPv4},
-		&layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IP{198, 18, 100, 3}, DstIP: net.IP{198, 18, 100, 201}},
-		&layers.UDP{SrcPort: 50000, DstPort: 4789}, &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(inner)))
-	deadline := time.Now().Add(2 * time.Second)
-	for r.eng.Stats().Drops[DropIPv6Egress.String()] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drops = %v", r.eng.Stats().Drops)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.send(r.egr, vxlanCarrying(t, r, net.IP{198, 18, 100, 3}, 100, inner))
+	r.waitDrop(DropIPv6Egress)
 	if n := r.eng.flows.Len(); n != 0 {
 		t.Errorf("%d flows after IPv6 egress of a tenant without dualStackEnabled", n)
 	}
@@ -345,32 +338,15 @@ func TestNeighborPoisoningFromAnotherVLAN(t *testing.T) {
 	r := newRig(t, nil)
 	attacker := [6]byte{0x02, 0xba, 0xd0, 0, 0, 0x66}
 	r.send(r.egr, arpReply(t, attacker, ma("192.0.2.250"), r.tmmEgr, ma("198.18.100.201")))
-	deadline := time.Now().Add(2 * time.Second)
-	for r.eng.Stats().Drops[DropOffLink.String()] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drops = %v", r.eng.Stats().Drops)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.waitDrop(DropOffLink)
 	if _, known := neighborMAC(r, ma("192.0.2.250")); known {
 		t.Fatal("the router's address was learned from the egress VLAN")
 	}
 	// The same from the router's own VLAN is learned.
 	r.send(r.ext, arpReply(t, routerMAC, ma("192.0.2.250"), r.tmmExt, ma("192.0.2.201")))
-	deadline = time.Now().Add(2 * time.Second)
-	for {
-		if mac, known := neighborMAC(r, ma("192.0.2.250")); known && mac == routerMAC {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the router's own ARP reply was not learned")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.waitNeighbor(ma("192.0.2.250"), routerMAC)
 }
 
-// neighborMAC is the MAC the engine's neighbour cache holds for ip, in any
-// state (the cache's clock is the engine's, not the wall's).
 // neighborAdvert is an unsolicited NA for target with its link address,
 // sent with a hop limit (255 from the link, less once routed).
 func neighborAdvert(t *testing.T, srcMAC, dstMAC [6]byte, target netip.Addr, hopLimit uint8) []byte {
@@ -392,27 +368,31 @@ func TestNeighborAdvertNeedsHopLimit255(t *testing.T) {
 	router := ma("2001::192:0:2:250")
 	attacker := [6]byte{0x02, 0xba, 0xd0, 0, 0, 0x77}
 	r.send(r.ext, neighborAdvert(t, attacker, r.tmmExt, router, 64))
-	deadline := time.Now().Add(2 * time.Second)
-	for r.eng.Stats().Drops[DropOffLink.String()] != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("drops = %v", r.eng.Stats().Drops)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	r.waitDrop(DropOffLink)
 	if mac, known := neighborMAC(r, router); known {
 		t.Fatalf("a routed NA was learned: %v", mac)
 	}
 	r.send(r.ext, neighborAdvert(t, routerMAC, r.tmmExt, router, 255))
+	r.waitNeighbor(router, routerMAC)
+}
+
+// waitNeighbor waits up to 2 s for ip to be learned with mac.
+func (r *rig) waitNeighbor(ip netip.Addr, mac [6]byte) {
+	r.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
 	for {
-		if mac, known := neighborMAC(r, router); known && mac == routerMAC {
-			break
+		if got, known := neighborMAC(r, ip); known && got == mac {
+			return
 		}
-		if time.Now().After(deadline.Add(2 * time.Second)) {
-			t.Fatalf("the on-link NA was not learned; neighbours %+v", r.eng.neighbor.Entries())
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s was not learned with %v; neighbours %+v", ip, mac, r.eng.neighbor.Entries())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// neighborMAC is the MAC the engine's neighbour cache holds for ip once
+// resolved (an incomplete entry has none yet).
 
 func neighborMAC(r *rig, ip netip.Addr) ([6]byte, bool) {
 	for _, e := range r.eng.neighbor.Entries() {
