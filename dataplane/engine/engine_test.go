@@ -393,7 +393,6 @@ func (r *rig) waitNeighbor(ip netip.Addr, mac [6]byte) {
 
 // neighborMAC is the MAC the engine's neighbour cache holds for ip once
 // resolved (an incomplete entry has none yet).
-
 func neighborMAC(r *rig, ip netip.Addr) ([6]byte, bool) {
 	for _, e := range r.eng.neighbor.Entries() {
 		if e.IP == ip && e.State != "incomplete" {
