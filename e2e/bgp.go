@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -370,11 +371,9 @@ func (w *fibWatch) wait() (time.Time, error) {
 // parseUnixTime reads date +%s.%N.
 func parseUnixTime(s string) (time.Time, error) {
 	sec, frac, ok := strings.Cut(s, ".")
-	var secs, nanos int64
-	if _, err := fmt.Sscanf(sec, "%d", &secs); err != nil || !ok || len(frac) != 9 {
-		return time.Time{}, fmt.Errorf("not a time from date +%%s.%%N: %q", s)
-	}
-	if _, err := fmt.Sscanf(frac, "%d", &nanos); err != nil {
+	secs, serr := strconv.ParseInt(sec, 10, 64)
+	nanos, nerr := strconv.ParseInt(frac, 10, 64)
+	if !ok || len(frac) != 9 || serr != nil || nerr != nil {
 		return time.Time{}, fmt.Errorf("not a time from date +%%s.%%N: %q", s)
 	}
 	return time.Unix(secs, nanos), nil

@@ -40,3 +40,15 @@ func TestSpecDir(t *testing.T) {
 		}
 	}
 }
+
+func TestParseUnixTime(t *testing.T) {
+	got, err := parseUnixTime("1796686235.048680080")
+	if err != nil || got.Unix() != 1796686235 || got.Nanosecond() != 48680080 {
+		t.Errorf("parseUnixTime = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "1796686235", "1796686235.48", "x.048680080"} {
+		if _, err := parseUnixTime(bad); err == nil {
+			t.Errorf("parseUnixTime(%q) accepted", bad)
+		}
+	}
+}

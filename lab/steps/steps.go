@@ -44,7 +44,9 @@ type Status struct {
 }
 
 // Step is one lab action. Apply and Destroy must be idempotent: Apply after
-// an interruption converges, Destroy of something absent succeeds.
+// an interruption converges, Destroy of something absent succeeds. Check
+// only reads and may run at the same time as other steps' checks
+// (CheckAll).
 type Step interface {
 	Name() string
 	Check(ctx context.Context) Status
