@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spklab/spklab/host/docker"
@@ -18,6 +19,8 @@ type Manager struct {
 	Log    *slog.Logger
 	// Output receives build progress; nil discards it.
 	Output io.Writer
+	// Jobs is how many images build at once; 0 means DefaultJobs.
+	Jobs int
 	// PullTimeout bounds the first pull, which tells whether any registry
 	// answers; 0 means 15 s.
 	PullTimeout time.Duration
@@ -108,19 +111,31 @@ func judge(img Image, sum string, info *docker.ImageInfo) State {
 func fullInputs(ctx context.Context, ordered []Image) (map[string]string, error) {
 	sums := make(map[string]string, len(ordered))
 	for _, img := range ordered {
-		own, err := img.Inputs(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: inputs: %w", img.Name, err)
-		}
-		h := NewHash("image/v1").String("name", img.Name).String("ref", img.Ref).String("inputs", own)
+		needs := make(map[string]string, len(img.Needs))
 		for _, n := range img.Needs {
-			h.String("needs "+n, sums[n])
+			needs[n] = sums[n]
 		}
-		if sums[img.Name], err = h.Sum(); err != nil {
+		sum, err := imageInputs(ctx, img, needs)
+		if err != nil {
 			return nil, err
 		}
+		sums[img.Name] = sum
 	}
 	return sums, nil
+}
+
+// imageInputs is img's hash: its own inputs (which may build a binary to
+// hash it) folded with the hashes of the images it needs.
+func imageInputs(ctx context.Context, img Image, needs map[string]string) (string, error) {
+	own, err := img.Inputs(ctx)
+	if err != nil {
+		return "", fmt.Errorf("image %s: inputs: %w", img.Name, err)
+	}
+	h := NewHash("image/v1").String("name", img.Name).String("ref", img.Ref).String("inputs", own)
+	for _, n := range img.Needs {
+		h.String("needs "+n, needs[n])
+	}
+	return h.Sum()
 }
 
 // Built is what BuildMissing did with one image.
@@ -132,16 +147,19 @@ type Built struct {
 	ID       string
 }
 
-// BuildMissing builds, dependency-first, those of the named images (all
-// when names is empty) and of the images they need that are missing or
-// stale, and nothing else. It stops at the first failure, whose error names
-// the image and the failing step.
+// DefaultJobs is how many images build at once unless Manager.Jobs says:
+// two, so that one image's compile fills the cores while another downloads
+// modules, runs apt, links or writes layers.
+const DefaultJobs = 2
+
+// BuildMissing builds those of the named images (all when names is empty)
+// and of the images they need that are missing or stale, and nothing else;
+// an image starts once every image it needs is done, at most Jobs at once.
+// The first failure stops the builds still running; its error names the
+// image and the failing step. The result lists what finished, in catalog
+// order.
 func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string) ([]Built, error) {
 	ordered, err := Order(imgs, names)
-	if err != nil {
-		return nil, err
-	}
-	sums, err := fullInputs(ctx, ordered)
 	if err != nil {
 		return nil, err
 	}
@@ -149,39 +167,145 @@ func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string
 	for _, img := range imgs {
 		refs[img.Name] = img.Ref
 	}
-	var done []Built
-	for _, img := range ordered {
-		st, err := m.state(ctx, img, sums[img.Name])
-		if err != nil {
-			return done, err
-		}
-		if st.Current {
-			m.log().Info("image up to date", "image", img.Name, "ref", img.Ref)
-			done = append(done, Built{Name: img.Name, ID: st.ID})
-			continue
-		}
-		reason := "missing"
-		if st.Present {
-			reason = "stale"
-		}
-		m.log().Info("building image", "image", img.Name, "ref", img.Ref, "reason", reason)
-		start := time.Now()
-		id, err := m.build(ctx, img, sums[img.Name], refs)
-		d := time.Since(start).Round(100 * time.Millisecond)
-		if err != nil {
-			m.log().Error("image build failed", "image", img.Name, "after", d.String())
-			return done, fmt.Errorf("building image %s (%s): %w", img.Name, img.Ref, err)
-		}
-		m.log().Info("image built", "image", img.Name, "ref", img.Ref, "took", d.String())
-		if st.Present && st.ID != id {
-			m.removeReplaced(ctx, img, st.ID)
-		}
-		done = append(done, Built{Name: img.Name, Built: true, Reason: reason, Duration: d, ID: id})
+	jobs := m.Jobs
+	if jobs <= 0 {
+		jobs = DefaultJobs
 	}
-	return done, nil
+	var output io.Writer
+	if m.Output != nil {
+		// Two builds write progress at once: whole writes, never torn ones.
+		output = &lockedWriter{w: m.Output}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Hashing an image may compile its binary (the Kubernetes programs,
+	// ours), so it takes a slot like a build does, and runs as soon as the
+	// hashes of the images it needs are known rather than all up front.
+	slots := make(chan struct{}, jobs)
+	withSlot := func(f func() error) error {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		defer func() { <-slots }()
+		return f()
+	}
+	type progress struct {
+		hashed, finished chan struct{}
+		sum              string
+	}
+	state := make(map[string]*progress, len(ordered))
+	for _, img := range ordered {
+		state[img.Name] = &progress{hashed: make(chan struct{}), finished: make(chan struct{})}
+	}
+	// waitAll waits until every need has closed the channel pick returns;
+	// false when cancelled.
+	waitAll := func(needs []string, pick func(*progress) chan struct{}) bool {
+		for _, n := range needs {
+			select {
+			case <-pick(state[n]):
+			case <-ctx.Done():
+				return false
+			}
+		}
+		return true
+	}
+	results := make([]*Built, len(ordered))
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			cancel(err)
+		}
+	}
+	for i, img := range ordered {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Dependency-first order: every need has its progress, and a
+			// need's sum is written before its hashed channel closes.
+			if !waitAll(img.Needs, func(p *progress) chan struct{} { return p.hashed }) {
+				return
+			}
+			needs := make(map[string]string, len(img.Needs))
+			for _, n := range img.Needs {
+				needs[n] = state[n].sum
+			}
+			me := state[img.Name]
+			if err := withSlot(func() (err error) {
+				me.sum, err = imageInputs(ctx, img, needs)
+				return err
+			}); err != nil {
+				fail(err)
+				return
+			}
+			close(me.hashed)
+			if !waitAll(img.Needs, func(p *progress) chan struct{} { return p.finished }) {
+				return
+			}
+			var b Built
+			if err := withSlot(func() (err error) {
+				b, err = m.buildIfNeeded(ctx, img, me.sum, refs, output)
+				return err
+			}); err != nil {
+				fail(err)
+				return
+			}
+			results[i] = &b
+			close(me.finished)
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		// Interrupted from outside: what did not finish must not pass for done.
+		firstErr = context.Cause(ctx)
+	}
+	var done []Built
+	for _, b := range results {
+		if b != nil {
+			done = append(done, *b)
+		}
+	}
+	return done, firstErr
 }
 
-func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[string]string) (string, error) {
+// buildIfNeeded builds img unless the daemon holds it current.
+func (m *Manager) buildIfNeeded(ctx context.Context, img Image, sum string, refs map[string]string, output io.Writer) (Built, error) {
+	st, err := m.state(ctx, img, sum)
+	if err != nil {
+		return Built{}, err
+	}
+	if st.Current {
+		m.log().Info("image up to date", "image", img.Name, "ref", img.Ref)
+		return Built{Name: img.Name, ID: st.ID}, nil
+	}
+	reason := "missing"
+	if st.Present {
+		reason = "stale"
+	}
+	m.log().Info("building image", "image", img.Name, "ref", img.Ref, "reason", reason)
+	start := time.Now()
+	id, err := m.build(ctx, img, sum, refs, output)
+	d := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		m.log().Error("image build failed", "image", img.Name, "after", d.String())
+		return Built{}, fmt.Errorf("building image %s (%s): %w", img.Name, img.Ref, err)
+	}
+	m.log().Info("image built", "image", img.Name, "ref", img.Ref, "took", d.String())
+	if st.Present && st.ID != id {
+		m.removeReplaced(ctx, img, st.ID)
+	}
+	return Built{Name: img.Name, Built: true, Reason: reason, Duration: d, ID: id}, nil
+}
+
+func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[string]string, output io.Writer) (string, error) {
 	dir, err := os.MkdirTemp("", "spklab-image-"+img.Name+"-")
 	if err != nil {
 		return "", err
@@ -195,7 +319,7 @@ func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[str
 	for _, n := range img.Needs {
 		needs[n] = refs[n]
 	}
-	b := &Builder{Docker: m.Docker, Log: m.log().With("image", img.Name), Image: img, Inputs: sum, Refs: needs, Dir: dir, Output: m.Output}
+	b := &Builder{Docker: m.Docker, Log: m.log().With("image", img.Name), Image: img, Inputs: sum, Refs: needs, Dir: dir, Output: output}
 	if err := img.Build(ctx, b); err != nil {
 		return "", err
 	}
@@ -209,7 +333,7 @@ func (m *Manager) build(ctx context.Context, img Image, sum string, refs map[str
 	// A build made by another tool (e.g. kind's node image builder) lacks
 	// the labels: add them with a one-line build (no new layer).
 	df := fmt.Sprintf("FROM %s\n", img.Ref)
-	id, err := m.Docker.Build(ctx, docker.BuildOptions{Dockerfile: df, Tags: []string{img.Ref}, Labels: b.Labels(), Output: m.Output})
+	id, err := m.Docker.Build(ctx, docker.BuildOptions{Dockerfile: df, Tags: []string{img.Ref}, Labels: b.Labels(), Output: output})
 	if err != nil {
 		return "", fmt.Errorf("labelling %s: %w", img.Ref, err)
 	}
@@ -227,6 +351,18 @@ func (m *Manager) removeReplaced(ctx context.Context, img Image, oldID string) {
 	if err := m.Docker.ImageRemoveUnused(ctx, oldID); err != nil {
 		m.log().Debug("kept the replaced image", "image", img.Name, "id", oldID, "reason", err)
 	}
+}
+
+// lockedWriter serialises writes from concurrent builds.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // Refs returns the images' Refs, in order.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,5 +263,95 @@ func TestManagerSaveLoadPull(t *testing.T) {
 		t.Logf("no registry, after %v: %s", took.Round(time.Millisecond), msg)
 	default:
 		t.Errorf("pull: %v", err)
+	}
+}
+
+// TestManagerBuildsInParallelAfterNeeds: two images that need nothing build
+// at once (each waits, bounded, for the other to start), the one needing
+// both starts only after both are done, and a failure stops a build still
+// running instead of waiting for it.
+func TestManagerBuildsInParallelAfterNeeds(t *testing.T) {
+	m, _ := testManager(t)
+	ctx := context.Background()
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := "spklab-test/par-" + hex.EncodeToString(b) + "-"
+	content := "v1"
+	var (
+		mu       sync.Mutex
+		finished = map[string]bool{}
+	)
+	started := map[string]chan struct{}{"left": make(chan struct{}), "right": make(chan struct{})}
+	other := map[string]string{"left": "right", "right": "left"}
+	step := func(name string, needs ...string) Image {
+		img := scratchImage(prefix, name, &content, needs...)
+		build := img.Build
+		img.Build = func(ctx context.Context, bl *Builder) error {
+			mu.Lock()
+			for _, n := range needs {
+				if !finished[n] {
+					t.Errorf("%s started before %s was done", name, n)
+				}
+			}
+			mu.Unlock()
+			if ch, ok := started[name]; ok {
+				close(ch)
+				select {
+				case <-started[other[name]]:
+				case <-time.After(10 * time.Second):
+					return errors.New(name + ": " + other[name] + " did not start while " + name + " was building")
+				}
+			}
+			err := build(ctx, bl)
+			mu.Lock()
+			finished[name] = true
+			mu.Unlock()
+			return err
+		}
+		return img
+	}
+	cat := []Image{step("left"), step("right"), step("top", "left", "right")}
+	t.Cleanup(func() {
+		for _, img := range cat {
+			m.Docker.ImageRemove(context.Background(), img.Ref)
+		}
+	})
+	m.Jobs = 2
+	res, err := m.BuildMissing(ctx, cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(built(res), " "); got != "left:missing right:missing top:missing" {
+		t.Errorf("built %q (want catalog order)", got)
+	}
+
+	// A failure cancels the build running beside it.
+	stopped := make(chan error, 1)
+	slow := Image{Name: "slow", Ref: prefix + "slow:1", Inputs: func(context.Context) (string, error) { return "slow", nil },
+		Build: func(ctx context.Context, _ *Builder) error {
+			select {
+			case <-ctx.Done():
+				stopped <- ctx.Err()
+				return ctx.Err()
+			case <-time.After(30 * time.Second):
+				stopped <- nil
+				return errors.New("slow was not stopped")
+			}
+		}}
+	broken := Image{Name: "broken", Ref: prefix + "broken:1", Inputs: func(context.Context) (string, error) { return "broken", nil },
+		Build: func(ctx context.Context, _ *Builder) error {
+			time.Sleep(200 * time.Millisecond)
+			return errors.New("step 2 failed")
+		}}
+	start := time.Now()
+	_, err = m.BuildMissing(ctx, []Image{slow, broken}, nil)
+	if err == nil || !strings.Contains(err.Error(), "building image broken") || !strings.Contains(err.Error(), "step 2 failed") {
+		t.Errorf("error %v, want broken's", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("BuildMissing waited %v for the build beside the failure", took)
+	}
+	if err := <-stopped; err == nil {
+		t.Error("the build beside the failure was not cancelled")
 	}
 }

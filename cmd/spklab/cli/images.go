@@ -125,16 +125,20 @@ Exit status 0 when every image is present and current, 1 otherwise.`,
 }
 
 func newImagesBuildCommand(o *options) *cobra.Command {
-	var verbose bool
+	var (
+		verbose bool
+		jobs    int
+	)
 	cmd := &cobra.Command{
 		Use:   "build [NAME...]",
 		Short: "Build the images (or those named) that are missing or stale, and what they need",
 		Long: `Build, in dependency order, the named images (all when none is named) and the images
-they are built from, each only when missing or stale. Nothing is pulled: everything comes
+they are built from, each only when missing or stale; two build at once (--jobs), an image
+starting when those it is built from are done. Nothing is pulled: everything comes
 from Debian packages (the host's apt mirror) and Go module sources. Images present and
 current are left alone, so a second run with no change builds nothing.
 
-The first failure stops the build; its error names the image and the failing step, with
+The first failure stops the builds; its error names the image and the failing step, with
 that step's output. Needs root for the Debian base (debootstrap).`,
 		Example: `  sudo spklab images build
   sudo spklab images build spk-tmm client
@@ -151,6 +155,7 @@ that step's output. Needs root for the Debian base (debootstrap).`,
 				return err
 			}
 			defer done()
+			env.m.Jobs = jobs
 			start := time.Now()
 			built, err := env.m.BuildMissing(ctx, env.imgs, names)
 			writeBuilt(o.stdout, built)
@@ -168,6 +173,7 @@ that step's output. Needs root for the Debian base (debootstrap).`,
 		},
 	}
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the docker build and debootstrap output")
+	cmd.Flags().IntVarP(&jobs, "jobs", "j", images.DefaultJobs, "how many images build at once (each waits for the images it needs)")
 	return cmd
 }
 
