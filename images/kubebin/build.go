@@ -20,6 +20,11 @@ import (
 // buildFlags are the fixed `go build` flags; they are part of the cache hash.
 func buildFlags() []string { return []string{"-trimpath"} }
 
+// stripFlags leave out the symbol table and DWARF: linking kube-apiserver
+// takes a third of the time and the binary is a third smaller; panics still
+// name functions and lines.
+const stripFlags = "-s -w"
+
 // buildEnv pins what changes the output: no cgo (static binaries, no C
 // toolchain needed), the wrapper's go.sum is authoritative (never edited,
 // so a missing sum fails instead of reaching the network for it), no
@@ -55,6 +60,7 @@ func (b *builder) entryName(bin binary) (string, error) {
 	for _, e := range buildEnv() {
 		field(e)
 	}
+	field(stripFlags)
 	for _, s := range stampFlags(bin.stamps) {
 		field(s)
 	}
@@ -191,7 +197,7 @@ func (b *builder) build(ctx context.Context, bin binary, entry string) error {
 		}
 	}()
 
-	stamps := stampFlags(bin.stamps)
+	stamps := append([]string{stripFlags}, stampFlags(bin.stamps)...)
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, d := range bin.dateStamps {
 		stamps = append(stamps, stampFlag(d, now))
