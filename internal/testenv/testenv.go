@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/spklab/spklab/internal/netnsdo"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where nothing may skip.
@@ -98,28 +100,8 @@ func (n *Netns) Do(fn func() error) error {
 	return Do(n.Handle, fn)
 }
 
-// Do runs fn on a locked OS thread inside namespace h. If the thread cannot
-// be returned to its namespace it stays locked, so Go retires it with the
-// goroutine instead of reusing it elsewhere.
-func Do(h netns.NsHandle, fn func() error) error {
-	runtime.LockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("current netns: %w", err)
-	}
-	defer orig.Close()
-	if err := netns.Set(h); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("entering netns: %w", err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		return fmt.Errorf("returning to the original netns: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+// Do runs fn on a locked OS thread inside namespace h (netnsdo.Do).
+func Do(h netns.NsHandle, fn func() error) error { return netnsdo.Do(h, fn) }
 
 // BuildTMM builds spk-tmm into a temporary directory and returns its path,
 // so a root test runs the real data plane as the lab does.

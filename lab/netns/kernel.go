@@ -13,6 +13,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
+
+	"github.com/spklab/spklab/internal/netnsdo"
 	"golang.org/x/sys/unix"
 
 	"github.com/spklab/spklab/internal/netconv"
@@ -93,32 +95,8 @@ func ensureNamespace(name string) (created bool, err error) {
 	return true, nil
 }
 
-// inNamespace runs fn on a locked OS thread inside the named namespace. A
-// thread that cannot return to its namespace stays locked, so Go retires it.
-func inNamespace(name string, fn func() error) error {
-	h, err := vnetns.GetFromName(name)
-	if err != nil {
-		return fmt.Errorf("opening netns %s: %w", name, err)
-	}
-	defer h.Close()
-	runtime.LockOSThread()
-	orig, err := vnetns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("current netns: %w", err)
-	}
-	defer orig.Close()
-	if err := vnetns.Set(h); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("entering netns %s: %w", name, err)
-	}
-	ferr := fn()
-	if err := vnetns.Set(orig); err != nil {
-		return fmt.Errorf("returning from netns %s: %w", name, err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
+// inNamespace runs fn on a locked OS thread inside the named namespace.
+func inNamespace(name string, fn func() error) error { return netnsdo.Named(name, fn) }
 
 // handle opens a netlink handle working in the named namespace.
 func handle(name string) (*netlink.Handle, error) {
