@@ -32,6 +32,12 @@ type Image struct {
 	// are built first, and their hashes are folded into this one's (so a
 	// new base makes every image on it stale).
 	Needs []string
+	// Compiles names the Go module whose packages hashing or building this
+	// image compiles ("" for none). Images naming the same module take
+	// turns: Go's build cache does not share work between two builds
+	// running at once, so the second would compile every package again
+	// beside the first instead of finding it cached.
+	Compiles string
 	// Inputs returns a hash of everything the build reads that is not a
 	// needed image: Dockerfile text, package lists, module versions, build
 	// flags, hashes of binaries copied in. Cheap to call (it runs on every

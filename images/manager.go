@@ -191,6 +191,21 @@ func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string
 		defer func() { <-slots }()
 		return f()
 	}
+	// One turn at a time per module compiled (Image.Compiles), taken
+	// before a slot so that waiting for a turn holds no slot.
+	turns := map[string]*sync.Mutex{}
+	for _, img := range ordered {
+		if img.Compiles != "" && turns[img.Compiles] == nil {
+			turns[img.Compiles] = &sync.Mutex{}
+		}
+	}
+	inTurn := func(img Image, f func() error) error {
+		if t := turns[img.Compiles]; t != nil {
+			t.Lock()
+			defer t.Unlock()
+		}
+		return withSlot(f)
+	}
 	type progress struct {
 		hashed, finished chan struct{}
 		sum              string
@@ -239,7 +254,7 @@ func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string
 				needs[n] = state[n].sum
 			}
 			me := state[img.Name]
-			if err := withSlot(func() (err error) {
+			if err := inTurn(img, func() (err error) {
 				me.sum, err = imageInputs(ctx, img, needs)
 				return err
 			}); err != nil {
@@ -251,7 +266,7 @@ func (m *Manager) BuildMissing(ctx context.Context, imgs []Image, names []string
 				return
 			}
 			var b Built
-			if err := withSlot(func() (err error) {
+			if err := inTurn(img, func() (err error) {
 				b, err = m.buildIfNeeded(ctx, img, me.sum, refs, output)
 				return err
 			}); err != nil {

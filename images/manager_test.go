@@ -355,3 +355,58 @@ func TestManagerBuildsInParallelAfterNeeds(t *testing.T) {
 		t.Error("the build beside the failure was not cancelled")
 	}
 }
+
+// TestManagerTakesTurnsPerModule: two images that compile the same module
+// never hash or build at the same time (Go's build cache would not share
+// the work), while an image of another module runs beside them.
+func TestManagerTakesTurnsPerModule(t *testing.T) {
+	m, _ := testManager(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	prefix := "spklab-test/turn-" + hex.EncodeToString(b) + "-"
+	content := "v1"
+	var (
+		mu       sync.Mutex
+		inModule int
+		overlap  bool
+	)
+	running := func(d int) {
+		mu.Lock()
+		defer mu.Unlock()
+		inModule += d
+		if inModule > 1 {
+			overlap = true
+		}
+	}
+	sameModule := func(name string) Image {
+		img := scratchImage(prefix, name, &content)
+		img.Compiles = "example.com/big"
+		inputs, build := img.Inputs, img.Build
+		img.Inputs = func(ctx context.Context) (string, error) {
+			running(1)
+			defer running(-1)
+			time.Sleep(300 * time.Millisecond)
+			return inputs(ctx)
+		}
+		img.Build = func(ctx context.Context, bl *Builder) error {
+			running(1)
+			defer running(-1)
+			time.Sleep(300 * time.Millisecond)
+			return build(ctx, bl)
+		}
+		return img
+	}
+	cat := []Image{sameModule("one"), sameModule("two"), scratchImage(prefix, "other", &content)}
+	t.Cleanup(func() {
+		for _, img := range cat {
+			m.Docker.ImageRemove(context.Background(), img.Ref)
+		}
+	})
+	m.Jobs = 3
+	if _, err := m.BuildMissing(context.Background(), cat, nil); err != nil {
+		t.Fatal(err)
+	}
+	if overlap {
+		t.Error("two images compiling the same module ran at the same time")
+	}
+}

@@ -48,6 +48,17 @@ const (
 	RefPlugins           = "spklab/cni-plugins:" + PluginsVersion
 )
 
+// The modules the images compile, for images.Image.Compiles: calico-cni
+// and calico-kube-controllers take turns, so the second finds Calico's
+// packages in Go's build cache. calico-node builds with cgo, which changes
+// every package's build: it shares nothing with them and runs beside them.
+const (
+	calicoModule    = "github.com/projectcalico/calico"
+	calicoCgoModule = calicoModule + " (cgo)"
+	multusModule    = "gopkg.in/k8snetworkplumbingwg/multus-cni.v4"
+	pluginsModule   = "github.com/containernetworking/plugins"
+)
+
 // calicoCommit is the commit of Calico's v3.30.1 release (the wrapper's
 // pseudo-version), stamped where Calico's Makefiles stamp the git revision.
 const calicoCommit = "393b14e729a6"
@@ -137,9 +148,10 @@ CMD ["start_runit"]
 func calicoNodeImage() images.Image {
 	return images.Image{
 		Name: NameCalicoNode, Ref: RefCalicoNode, Pull: RefCalicoNode,
-		Purpose: "Calico node agent (felix; VXLAN, no BIRD)",
-		Needs:   []string{DebianImage},
-		Inputs:  wrapperInputs("cni/calico-node/1", calicoNodeDockerfile(""), calicoNodeWrapper),
+		Compiles: calicoCgoModule,
+		Purpose:  "Calico node agent (felix; VXLAN, no BIRD)",
+		Needs:    []string{DebianImage},
+		Inputs:   wrapperInputs("cni/calico-node/1", calicoNodeDockerfile(""), calicoNodeWrapper),
 		Build: func(ctx context.Context, b *images.Builder) error {
 			if err := checkBuildPackages(); err != nil {
 				return err
@@ -169,7 +181,7 @@ func calicoNodeImage() images.Image {
 // filesystem/: etc/ as is, sbin/ into /usr/sbin. Module files lose their
 // exec bits, so scripts get theirs back here.
 func calicoNodeFiles(ctx context.Context, dir string) ([]docker.File, error) {
-	mod, err := goModDir(ctx, dir, "github.com/projectcalico/calico", calicoEnv)
+	mod, err := goModDir(ctx, dir, calicoModule, calicoEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -245,9 +257,10 @@ CMD ["/opt/cni/bin/install"]
 func calicoCNIImage() images.Image {
 	return images.Image{
 		Name: NameCalicoCNI, Ref: RefCalicoCNI, Pull: RefCalicoCNI,
-		Purpose: "Calico CNI plugin and its installer (init container)",
-		Needs:   []string{NamePlugins},
-		Inputs:  wrapperInputs("cni/calico-cni/1", calicoCNIDockerfile(""), calicoCNIWrapper),
+		Compiles: calicoModule,
+		Purpose:  "Calico CNI plugin and its installer (init container)",
+		Needs:    []string{NamePlugins},
+		Inputs:   wrapperInputs("cni/calico-cni/1", calicoCNIDockerfile(""), calicoCNIWrapper),
 		Build: func(ctx context.Context, b *images.Builder) error {
 			plugins, err := b.Ref(NamePlugins)
 			if err != nil {
@@ -288,8 +301,9 @@ ENTRYPOINT ["/usr/bin/wrapper", "/usr/bin/kube-controllers"]
 func calicoControllersImage() images.Image {
 	return images.Image{
 		Name: NameCalicoControllers, Ref: RefCalicoControllers, Pull: RefCalicoControllers,
-		Purpose: "Calico's Kubernetes controllers (IPAM and node garbage collection)",
-		Inputs:  wrapperInputs("cni/calico-kube-controllers/1", calicoControllersDockerfile, calicoControllersWrapper),
+		Compiles: calicoModule,
+		Purpose:  "Calico's Kubernetes controllers (IPAM and node garbage collection)",
+		Inputs:   wrapperInputs("cni/calico-kube-controllers/1", calicoControllersDockerfile, calicoControllersWrapper),
 		Build: func(ctx context.Context, b *images.Builder) error {
 			bins, err := calicoControllersWrapper.build(ctx, b, filepath.Join(b.Dir, "bin"))
 			if err != nil {
@@ -307,7 +321,7 @@ func calicoControllersImage() images.Image {
 // multusWrapper builds the thin plugin's programs, stamped as Multus's
 // hack/build-go.sh does.
 var multusWrapper = func() wrapper {
-	const pkg = "gopkg.in/k8snetworkplumbingwg/multus-cni.v4"
+	const pkg = multusModule
 	ld := "-X " + pkg + "/pkg/multus.version=" + MultusVersion + " -X " + pkg + "/pkg/multus.gitTreeState=clean -X " + pkg + "/pkg/multus.releaseStatus=,released"
 	return wrapper{dir: "multus", binaries: []binary{
 		{name: "multus", pkg: pkg + "/cmd/multus", ldflags: ld},
@@ -329,8 +343,9 @@ ENTRYPOINT ["/thin_entrypoint"]
 func multusImage() images.Image {
 	return images.Image{
 		Name: NameMultus, Ref: RefMultus, Pull: RefMultus,
-		Purpose: "Multus thin plugin (the TMM's extra interfaces)",
-		Inputs:  wrapperInputs("cni/multus/1", multusDockerfile, multusWrapper),
+		Compiles: multusModule,
+		Purpose:  "Multus thin plugin (the TMM's extra interfaces)",
+		Inputs:   wrapperInputs("cni/multus/1", multusDockerfile, multusWrapper),
 		Build: func(ctx context.Context, b *images.Builder) error {
 			bins, err := multusWrapper.build(ctx, b, filepath.Join(b.Dir, "bin"))
 			if err != nil {
@@ -374,9 +389,10 @@ COPY plugins/ /plugins/
 func pluginsImage() images.Image {
 	return images.Image{
 		Name: NamePlugins, Ref: RefPlugins,
-		Purpose: "CNI reference plugins (macvlan, bridge, host-local, portmap …) installed on every node",
-		Needs:   []string{DebianImage},
-		Inputs:  wrapperInputs("cni/plugins/1", pluginsDockerfile(""), pluginsWrapper),
+		Compiles: pluginsModule,
+		Purpose:  "CNI reference plugins (macvlan, bridge, host-local, portmap …) installed on every node",
+		Needs:    []string{DebianImage},
+		Inputs:   wrapperInputs("cni/plugins/1", pluginsDockerfile(""), pluginsWrapper),
 		Build: func(ctx context.Context, b *images.Builder) error {
 			from, err := b.Ref(DebianImage)
 			if err != nil {

@@ -77,6 +77,8 @@ const corednsDockerfile = "FROM scratch\nCOPY coredns /coredns\nENTRYPOINT [\"/c
 func binaryImage(bins *kubeBins, name, ref, binary, purpose, dockerfile string) images.Image {
 	return images.Image{
 		Name: name, Ref: ref, Pull: ref, Purpose: purpose + ", preloaded in the node",
+		// Each binary image is its own kubebin wrapper module.
+		Compiles: "kubebin/" + binary,
 		Inputs: func(ctx context.Context) (string, error) {
 			dir, err := bins.dir(ctx, binary)
 			if err != nil {

@@ -11,6 +11,11 @@ import (
 	"github.com/spklab/spklab/images"
 )
 
+// kubernetesModule is what the Kubernetes programs are compiled from
+// (kubelet, kubeadm and kubectl for the node; one program per component
+// image): those images take turns (images.Image.Compiles).
+const kubernetesModule = "k8s.io/kubernetes"
+
 // controlPlaneImages are the kubeadm component images kind's node image
 // carries, as catalog names (the names of their binaries too).
 var controlPlaneImages = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
@@ -54,8 +59,9 @@ COPY version /kind/version
 func nodeImage(bins *kubeBins) images.Image {
 	return images.Image{
 		Name: NameNode, Ref: RefNode, Pull: RefNode,
-		Purpose: "kind node (Kubernetes " + KubeVersion + ", control plane images preloaded)",
-		Needs:   append([]string{NameBase}, preloaded()...),
+		Purpose:  "kind node (Kubernetes " + KubeVersion + ", control plane images preloaded)",
+		Compiles: kubernetesModule,
+		Needs:    append([]string{NameBase}, preloaded()...),
 		Inputs: func(ctx context.Context) (string, error) {
 			dir, err := bins.dir(ctx, nodeBinaries...)
 			if err != nil {
@@ -144,7 +150,8 @@ func saveImages(ctx context.Context, d *docker.Client, refs []string, file strin
 // on Debian; the others are one static binary each.
 func controlPlaneImage(bins *kubeBins, name string) images.Image {
 	img := images.Image{Name: name, Ref: componentRef(name), Pull: componentRef(name),
-		Purpose: name + " " + KubeVersion + " (kubeadm), preloaded in the node"}
+		Purpose:  name + " " + KubeVersion + " (kubeadm), preloaded in the node",
+		Compiles: kubernetesModule}
 	if name != "kube-proxy" {
 		dockerfile := scratchDockerfile(name, "", "")
 		img.Inputs = func(ctx context.Context) (string, error) {
