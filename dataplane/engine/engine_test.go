@@ -376,6 +376,20 @@ func TestNeighborAdvertNeedsHopLimit255(t *testing.T) {
 	r.waitNeighbor(router, routerMAC)
 }
 
+// TestNeighborAdvertFromAnotherVLAN: an NA from the link (hop limit 255)
+// on the egress VLAN claiming the router's IPv6 address, which is on the
+// external VLAN, is not learned and counts as off-link-neighbor.
+func TestNeighborAdvertFromAnotherVLAN(t *testing.T) {
+	r := newRig(t, nil)
+	router := ma("2001::192:0:2:250")
+	attacker := [6]byte{0x02, 0xba, 0xd0, 0, 0, 0x78}
+	r.send(r.egr, neighborAdvert(t, attacker, r.tmmEgr, router, 255))
+	r.waitDrop(DropOffLink)
+	if mac, known := neighborMAC(r, router); known {
+		t.Fatalf("the router's IPv6 address was learned from the egress VLAN: %v", mac)
+	}
+}
+
 // waitNeighbor waits up to 2 s for ip to be learned with mac.
 func (r *rig) waitNeighbor(ip netip.Addr, mac [6]byte) {
 	r.t.Helper()

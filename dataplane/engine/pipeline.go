@@ -280,8 +280,11 @@ func (w *worker) ip(st *state, v *vlanState, b *port.Buf) {
 				w.drop(v, DropOffLink)
 				return
 			}
-			if p.NDHasLinkAddr {
-				w.learn(st, v, p.NDTarget, p.NDLinkAddr)
+			// An NA for an address off this VLAN's subnet claims what a
+			// host here cannot hold (the router's address on another VLAN).
+			if p.NDHasLinkAddr && !w.learn(st, v, p.NDTarget, p.NDLinkAddr) {
+				w.drop(v, DropOffLink)
+				return
 			}
 			if l := st.local[p.Dst]; l != nil && l.kinds&addrSelf != 0 || p.Dst.IsMulticast() {
 				w.toKernel(v, b, w.l3)
