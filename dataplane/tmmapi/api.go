@@ -9,6 +9,7 @@ package tmmapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -61,13 +63,36 @@ type server struct {
 	log *slog.Logger
 }
 
+// Option says how the API travels, on the server and the client alike.
+type Option func(*transport)
+
+type transport struct{ tls *tls.Config }
+
+// WithTLS carries the API over TLS with cfg: on the server
+// apicerts.ServerConfig (it demands a client certificate its CA signed),
+// on the client apicerts.ClientConfig. Without it the API is in the clear:
+// for a unix socket (0600) or a test's loopback.
+func WithTLS(cfg *tls.Config) Option { return func(t *transport) { t.tls = cfg } }
+
+func transportOf(opts []Option) transport {
+	var t transport
+	for _, o := range opts {
+		o(&t)
+	}
+	return t
+}
+
 // NewServer returns a gRPC server with the TMM and health services
 // registered; the caller serves it on a listener.
-func NewServer(b Backend, log *slog.Logger) *grpc.Server {
+func NewServer(b Backend, log *slog.Logger, opts ...Option) *grpc.Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+	sopts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes)}
+	if t := transportOf(opts); t.tls != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(t.tls)))
+	}
+	s := grpc.NewServer(sopts...)
 	tmmv1.RegisterTMMServer(s, &server{b: b, log: log})
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
@@ -193,8 +218,8 @@ func Listen(addr string) (net.Listener, error) {
 
 // Serve serves the API on l until ctx ends; in-flight calls get two
 // seconds to finish.
-func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger) error {
-	srv := NewServer(b, log)
+func Serve(ctx context.Context, l net.Listener, b Backend, log *slog.Logger, opts ...Option) error {
+	srv := NewServer(b, log, opts...)
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
@@ -227,7 +252,7 @@ type Client struct {
 }
 
 // NewClient returns a client for "unix:/path" or "host:port".
-func NewClient(addr string) *Client {
+func NewClient(addr string, opts ...Option) *Client {
 	c := &Client{addr: addr}
 	target := addr
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
@@ -235,8 +260,12 @@ func NewClient(addr string) *Client {
 	} else {
 		target = "passthrough:///" + addr
 	}
+	creds := insecure.NewCredentials()
+	if t := transportOf(opts); t.tls != nil {
+		creds = credentials.NewTLS(t.tls)
+	}
 	c.conn, c.err = grpc.NewClient(target,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		// A restarted TMM must be reached within seconds, not after
 		// gRPC's default backoff of up to two minutes.
 		grpc.WithConnectParams(grpc.ConnectParams{

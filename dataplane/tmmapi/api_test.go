@@ -17,6 +17,7 @@ import (
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/dataplane/tmmapi/tmmapitest"
 	"github.com/spklab/spklab/dataplane/tmmapi/tmmv1"
+	"github.com/spklab/spklab/internal/apicerts"
 )
 
 func sampleConfig(replica int) *config.Config {
@@ -252,5 +253,51 @@ func TestUnixSocketIsOwnersOnly(t *testing.T) {
 	}
 	if perm := fi.Mode().Perm(); perm != 0o600 {
 		t.Fatalf("socket mode %v, want 0600", perm)
+	}
+}
+
+// TestMutualTLS: a TMM serving with WithTLS answers only the client whose
+// certificate its CA made for client authentication: not a client in the
+// clear, not one without a certificate, not one showing the server's own.
+func TestMutualTLS(t *testing.T) {
+	pair, err := apicerts.New(apicerts.Options{ServerName: "tmm-api.test", ClientName: "spk-controller", Validity: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := apicerts.ServerConfig(pair.Server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmm := tmmapitest.StartAt(t, "127.0.0.1:0", tmmapi.WithTLS(serverTLS))
+	clientTLS, err := apicerts.ClientConfig(pair.Client, "tmm-api.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := tmmapi.NewClient(tmm.Addr, tmmapi.WithTLS(clientTLS))
+	defer ok.Close()
+	if _, err := ok.Stats(ctx(t)); err != nil {
+		t.Fatalf("the controller's client was refused: %v", err)
+	}
+
+	anon := clientTLS.Clone()
+	anon.Certificates = nil
+	thief, err := apicerts.ClientConfig(pair.Server, "tmm-api.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*tmmapi.Client{
+		"in the clear":               tmmapi.NewClient(tmm.Addr),
+		"without a certificate":      tmmapi.NewClient(tmm.Addr, tmmapi.WithTLS(anon)),
+		"with the server's own cert": tmmapi.NewClient(tmm.Addr, tmmapi.WithTLS(thief)),
+	} {
+		short, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if _, err := c.Stats(short); err == nil {
+			t.Errorf("a client %s read the stats", name)
+		}
+		if _, err := c.Apply(short, sampleConfig(1)); err == nil {
+			t.Errorf("a client %s pushed a config", name)
+		}
+		cancel()
+		c.Close()
 	}
 }

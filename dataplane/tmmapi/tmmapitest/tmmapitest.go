@@ -34,6 +34,7 @@ type TMM struct {
 	stop    context.CancelFunc
 	serving chan struct{}
 	log     *slog.Logger
+	opts    []tmmapi.Option
 }
 
 // Start starts a replica on a free loopback port whose config starts
@@ -45,8 +46,8 @@ func Start(t testing.TB) *TMM {
 
 // StartAt is Start on a given address: replicas on 127.0.0.2, 127.0.0.3, …
 // with one port stand for TMM pods whose API port is the same on each pod
-// IP, as in a cluster.
-func StartAt(t testing.TB, addr string) *TMM {
+// IP, as in a cluster. Options (tmmapi.WithTLS) set the API's transport.
+func StartAt(t testing.TB, addr string, opts ...tmmapi.Option) *TMM {
 	t.Helper()
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -66,7 +67,7 @@ func StartAt(t testing.TB, addr string) *TMM {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = eng.Run(ctx); close(done) }()
-	m := &TMM{eng: eng, log: slog.New(slog.DiscardHandler)}
+	m := &TMM{eng: eng, log: slog.New(slog.DiscardHandler), opts: opts}
 	m.Addr = l.Addr().String()
 	m.serve(l)
 	t.Cleanup(func() {
@@ -83,7 +84,7 @@ func (m *TMM) serve(l net.Listener) {
 	serving := make(chan struct{})
 	go func() {
 		defer close(serving)
-		_ = tmmapi.Serve(ctx, l, backend{m}, m.log)
+		_ = tmmapi.Serve(ctx, l, backend{m}, m.log, m.opts...)
 	}()
 	m.mu.Lock()
 	m.stop, m.serving = cancel, serving
