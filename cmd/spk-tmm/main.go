@@ -1,9 +1,10 @@
 // Command spk-tmm is the emulated TMM: a user-space data plane on raw
 // interfaces (AF_PACKET), with the config/stats API the controller pushes
 // to. Standalone: `spk-tmm --config DIR --replica N --interfaces net1,net2`
-// reads the SPK CR files of DIR. In a cluster, `spk-tmm --api :9443
-// --interfaces net1,net2` starts empty and runs what spk-controller pushes.
-// `spk-tmm stats` reads a running one.
+// reads the SPK CR files of DIR. In a cluster, `spk-tmm --api
+// unix:/run/spk-tmm/api.sock --api POD_IP:9443 --api-tls DIR --interfaces
+// net1,net2` starts empty and runs what spk-controller pushes over mutual
+// TLS. `spk-tmm stats` reads a running one, `spk-tmm health` is its probe.
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/spklab/spklab/dataplane/engine"
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/dataplane/tmmd"
+	"github.com/spklab/spklab/internal/apicerts"
 	"github.com/spklab/spklab/internal/version"
 	"github.com/spklab/spklab/spk"
 )
@@ -42,7 +45,7 @@ func main() {
 func newRoot() *cobra.Command {
 	var opts tmmd.Options
 	var valuesFile string
-	var logFile, logLevel, syslogAddr string
+	var logFile, logLevel, syslogAddr, apiTLS string
 	root := &cobra.Command{
 		Use:           "spk-tmm (--config DIR --replica N | --api ADDR) --interfaces DEV,DEV",
 		Short:         "The emulated TMM data plane",
@@ -57,6 +60,15 @@ func newRoot() *cobra.Command {
 			}
 			defer closeLog()
 			opts.Logger = log
+			if apiTLS != "" {
+				id, err := apicerts.Load(apiTLS)
+				if err != nil {
+					return fmt.Errorf("--api-tls: %w", err)
+				}
+				if opts.APITLS, err = apicerts.ServerConfig(id); err != nil {
+					return fmt.Errorf("--api-tls %s: %w", apiTLS, err)
+				}
+			}
 			if opts.ConfigDir != "" {
 				dir, replica := opts.ConfigDir, opts.Replica
 				opts.LoadConfig = func() (*config.Config, error) { return spk.LoadTMMConfig(dir, valuesFile, replica) }
@@ -77,13 +89,74 @@ func newRoot() *cobra.Command {
 	f.StringVar(&valuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP (none = no BGP)")
 	f.IntVar(&opts.Replica, "replica", 0, "this TMM's replica index (element i of self IP lists and snatpool rows)")
 	f.StringSliceVar(&opts.Interfaces, "interfaces", []string{"net1", "net2"}, "kernel devices of TMM interfaces 1.1, 1.2, …")
-	f.StringVar(&opts.API, "api", "", `config/stats API address: "unix:/path" or "host:port"`)
+	f.StringArrayVar(&opts.APIs, "api", nil, `config/stats API address, repeatable: "unix:/path" (made 0600) or "host:port" (one other hosts can reach needs --api-tls)`)
+	f.StringVar(&apiTLS, "api-tls", "", "directory holding ca.crt, tls.crt and tls.key (a mounted Secret): serve the TCP API addresses over mutual TLS, to clients whose certificate that CA made for client authentication only")
 	f.IntVar(&opts.MaxFlows, "max-flows", 262144, "connection table size")
 	f.StringVar(&logFile, "log-file", "", "append logs to this file instead of stderr")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&syslogAddr, "syslog", "", `also send logs to a syslog server, e.g. "udp:192.0.2.200:514"`)
-	root.AddCommand(newStats())
+	root.AddCommand(newStats(), newHealth())
 	return root
+}
+
+// apiFlags are how the read commands reach a TMM's API.
+type apiFlags struct {
+	api, tlsDir, serverName string
+}
+
+func (a *apiFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&a.api, "api", "", `the TMM's API address ("unix:/path" or "host:port")`)
+	cmd.Flags().StringVar(&a.tlsDir, "api-tls", "", "directory holding ca.crt, tls.crt and tls.key of a client identity: reach a TCP address over mutual TLS")
+	cmd.Flags().StringVar(&a.serverName, "api-server-name", "", "the name the TMM's certificate carries (with --api-tls)")
+}
+
+func (a *apiFlags) client() (*tmmapi.Client, error) {
+	if a.api == "" {
+		return nil, errors.New("--api ADDR is required")
+	}
+	if a.tlsDir == "" {
+		return tmmapi.NewClient(a.api), nil
+	}
+	if a.serverName == "" {
+		return nil, errors.New("--api-tls needs --api-server-name: the name the TMM's certificate carries")
+	}
+	id, err := apicerts.Load(a.tlsDir)
+	if err != nil {
+		return nil, fmt.Errorf("--api-tls: %w", err)
+	}
+	cfg, err := apicerts.ClientConfig(id, a.serverName)
+	if err != nil {
+		return nil, fmt.Errorf("--api-tls %s: %w", a.tlsDir, err)
+	}
+	return tmmapi.NewClient(a.api, tmmapi.WithTLS(cfg)), nil
+}
+
+// newHealth is the TMM pod's readiness probe: the API's health service
+// over the pod's own unix socket (the kubelet's gRPC probe speaks no TLS).
+func newHealth() *cobra.Command {
+	var a apiFlags
+	cmd := &cobra.Command{
+		Use:   "health --api ADDR",
+		Short: "Exit 0 when a running TMM's API answers (and print the config version it runs)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), 3*time.Second)
+			defer cancel()
+			version, err := c.Health(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "serving config", version)
+			return nil
+		},
+	}
+	a.register(cmd)
+	return cmd
 }
 
 func newLogger(file, level, syslogAddr string) (*slog.Logger, func(), error) {
@@ -120,17 +193,18 @@ func newLogger(file, level, syslogAddr string) (*slog.Logger, func(), error) {
 }
 
 func newStats() *cobra.Command {
-	var api, output string
+	var a apiFlags
+	var output string
 	var flows int
 	cmd := &cobra.Command{
 		Use:   "stats --api ADDR",
 		Short: "Print a running TMM's counters (and flows)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if api == "" {
-				return errors.New("--api ADDR is required")
+			c, err := a.client()
+			if err != nil {
+				return err
 			}
-			c := tmmapi.NewClient(api)
 			defer c.Close()
 			ctx := context.Background()
 			s, err := c.Stats(ctx)
@@ -164,7 +238,7 @@ func newStats() *cobra.Command {
 			return fmt.Errorf("-o %q: want table or json", output)
 		},
 	}
-	cmd.Flags().StringVar(&api, "api", "", `the TMM's API address ("unix:/path" or "host:port")`)
+	a.register(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	cmd.Flags().IntVar(&flows, "flows", 0, "also list up to N flows (-1 = all)")
 	return cmd

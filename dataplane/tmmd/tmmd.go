@@ -7,10 +7,12 @@ package tmmd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -46,11 +48,36 @@ type Options struct {
 	Replica   int
 	// Interfaces are the kernel devices of TMM interfaces 1.1, 1.2, ….
 	Interfaces []string
-	// API is the config/stats API address ("unix:/path" or "host:port");
-	// empty = none.
-	API      string
+	// APIs are the addresses the config/stats API is served on
+	// ("unix:/path" or "host:port"); none = no API.
+	APIs []string
+	// APITLS, when set, carries the API on every TCP address over mutual
+	// TLS (apicerts.ServerConfig). Unix sockets stay in the clear: they
+	// are 0600, so only their owner reaches them.
+	APITLS   *tls.Config
 	MaxFlows int
 	Logger   *slog.Logger
+}
+
+// checkAPIs refuses an API address on the network without TLS: whoever
+// reaches it could read every tenant's flows and push configs. Unix
+// sockets and loopback addresses (a test's, or a pod's own for
+// port-forwarding) may be in the clear.
+func checkAPIs(addrs []string, withTLS bool) error {
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "unix:") || withTLS {
+			continue
+		}
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("--api %q: want \"unix:/path\" or \"host:port\": %w", a, err)
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
+			continue
+		}
+		return fmt.Errorf("--api %s is on the network: serve it with --api-tls DIR (mutual TLS), or anyone who reaches it can drive the TMM", a)
+	}
+	return nil
 }
 
 // initialConfig is the config a replica starts with: the compiled CR
@@ -59,7 +86,7 @@ func initialConfig(opts Options) (*config.Config, error) {
 	if opts.LoadConfig != nil {
 		return opts.LoadConfig()
 	}
-	if opts.API == "" {
+	if len(opts.APIs) == 0 {
 		return nil, errors.New("no --config and no --api: give a CR directory (standalone) or an API address for spk-controller to push to")
 	}
 	cfg := &config.Config{Replica: opts.Replica}
@@ -72,6 +99,9 @@ func Run(ctx context.Context, opts Options) error {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := checkAPIs(opts.APIs, opts.APITLS != nil); err != nil {
+		return err
 	}
 	cfg, err := initialConfig(opts)
 	if err != nil {
@@ -113,17 +143,21 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("applying the config of %s: %w", opts.ConfigDir, err)
 	}
 	if opts.LoadConfig == nil {
-		log.Info("no --config: waiting for spk-controller to push the config", "api", opts.API)
+		log.Info("no --config: waiting for spk-controller to push the config", "api", opts.APIs)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
-	if opts.API != "" {
-		l, err := tmmapi.Listen(opts.API)
+	errc := make(chan error, 1+len(opts.APIs))
+	for _, addr := range opts.APIs {
+		var transport []tmmapi.Option
+		if !strings.HasPrefix(addr, "unix:") && opts.APITLS != nil {
+			transport = append(transport, tmmapi.WithTLS(opts.APITLS))
+		}
+		l, err := tmmapi.Listen(addr)
 		if err != nil {
 			return err
 		}
-		go func() { errc <- tmmapi.Serve(ctx, l, r, log) }()
+		go func() { errc <- tmmapi.Serve(ctx, l, r, log, transport...) }()
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -148,7 +182,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}
 	}()
-	log.Info("TMM running", "replica", opts.Replica, "interfaces", opts.Interfaces, "version", cfg.Version, "api", opts.API)
+	log.Info("TMM running", "replica", opts.Replica, "interfaces", opts.Interfaces, "version", cfg.Version, "api", opts.APIs, "apiTLS", opts.APITLS != nil)
 	go func() { errc <- eng.Run(ctx) }()
 	select {
 	case <-ctx.Done():
