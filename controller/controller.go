@@ -17,6 +17,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	appsv1 "k8s.io/api/apps/v1"
@@ -53,6 +54,11 @@ type Options struct {
 	TMMStatefulSet string
 	// TMMAPIPort is the port of the TMM gRPC API on each pod's IP.
 	TMMAPIPort int
+	// TMMAPITLS, when set, reaches the TMMs over mutual TLS
+	// (apicerts.ClientConfig: the controller's client certificate and
+	// the name the TMMs' certificate carries); nil = in the clear, for
+	// tests on loopback.
+	TMMAPITLS *tls.Config
 	// NodeAddressAnnotation names the node annotation with its egress-net
 	// address; empty = spk.DefaultNodeAddressAnnotation.
 	NodeAddressAnnotation string
@@ -137,7 +143,7 @@ func setup(mgr ctrl.Manager, opts Options, skipNameValidation bool) (*Reconciler
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	r := &Reconciler{client: mgr.GetClient(), opts: opts, replicas: newReplicaSet(opts.Resync)}
+	r := &Reconciler{client: mgr.GetClient(), opts: opts, replicas: newReplicaSet(opts.Resync, opts.TMMAPITLS)}
 	toItem := handler.EnqueueRequestsFromMapFunc(func(context.Context, client.Object) []reconcile.Request {
 		return []reconcile.Request{workItem}
 	})

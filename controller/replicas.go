@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -126,12 +127,20 @@ type replicaSet struct {
 	// it is read again.
 	reverify time.Duration
 
+	// transport is how the replicas' APIs are reached (mutual TLS in a
+	// cluster).
+	transport []tmmapi.Option
+
 	mu     sync.Mutex
 	states map[int]*replicaState
 }
 
-func newReplicaSet(reverify time.Duration) *replicaSet {
-	return &replicaSet{reverify: reverify, states: map[int]*replicaState{}}
+func newReplicaSet(reverify time.Duration, apiTLS *tls.Config) *replicaSet {
+	s := &replicaSet{reverify: reverify, states: map[int]*replicaState{}}
+	if apiTLS != nil {
+		s.transport = []tmmapi.Option{tmmapi.WithTLS(apiTLS)}
+	}
+	return s
 }
 
 // state returns the state for a pod, starting over (new connection,
@@ -147,7 +156,7 @@ func (s *replicaSet) state(p tmmPod) *replicaState {
 	if st != nil {
 		st.client.Close()
 	}
-	st = &replicaState{pod: p, client: tmmapi.NewClient(p.addr)}
+	st = &replicaState{pod: p, client: tmmapi.NewClient(p.addr, s.transport...)}
 	s.states[p.index] = st
 	return st
 }

@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/spklab/spklab/controller"
+	"github.com/spklab/spklab/internal/apicerts"
 	"github.com/spklab/spklab/internal/kubeclient"
 	"github.com/spklab/spklab/internal/version"
 	"github.com/spklab/spklab/spk"
@@ -33,6 +34,7 @@ func newRoot() *cobra.Command {
 		mopts                            controller.ManagerOptions
 		selector, valuesFile, kubeconfig string
 		logLevel                         string
+		apiTLS, apiServerName            string
 	)
 	cmd := &cobra.Command{
 		Use:           "spk-controller",
@@ -62,6 +64,18 @@ func newRoot() *cobra.Command {
 			if mopts.LeaderElectionNamespace == "" {
 				mopts.LeaderElectionNamespace = opts.TMMNamespace
 			}
+			if apiTLS != "" {
+				if apiServerName == "" {
+					return errors.New("--tmm-api-tls needs --tmm-api-server-name: the name the TMMs' certificate carries")
+				}
+				id, err := apicerts.Load(apiTLS)
+				if err != nil {
+					return fmt.Errorf("--tmm-api-tls: %w", err)
+				}
+				if opts.TMMAPITLS, err = apicerts.ClientConfig(id, apiServerName); err != nil {
+					return fmt.Errorf("--tmm-api-tls %s: %w", apiTLS, err)
+				}
+			}
 			if valuesFile != "" {
 				if opts.Routing, err = spk.LoadValues(valuesFile); err != nil {
 					return fmt.Errorf("%s has problems:\n%w", valuesFile, err)
@@ -77,7 +91,7 @@ func newRoot() *cobra.Command {
 			}
 			defer r.Close()
 			opts.Log.Info("spk-controller starting", "version", version.Get().Version, "tmmNamespace", opts.TMMNamespace,
-				"tmmSelector", selector, "tmmAPIPort", opts.TMMAPIPort, "bgp", opts.Routing != nil)
+				"tmmSelector", selector, "tmmAPIPort", opts.TMMAPIPort, "tmmAPITLS", opts.TMMAPITLS != nil, "bgp", opts.Routing != nil)
 			return mgr.Start(ctrl.SetupSignalHandler())
 		},
 	}
@@ -86,6 +100,8 @@ func newRoot() *cobra.Command {
 	f.StringVar(&selector, "tmm-selector", "app=f5-tmm", "label selector of the TMM pods")
 	f.StringVar(&opts.TMMStatefulSet, "tmm-statefulset", "f5-tmm", "StatefulSet whose pods are the TMMs (its spec.replicas is the replica count; other pods with the labels are ignored)")
 	f.IntVar(&opts.TMMAPIPort, "tmm-api-port", 9443, "port of the TMM gRPC API on each TMM pod's IP")
+	f.StringVar(&apiTLS, "tmm-api-tls", "", "directory holding ca.crt, tls.crt and tls.key of the controller's client identity (a mounted Secret): reach the TMMs over mutual TLS (none = in the clear, for tests)")
+	f.StringVar(&apiServerName, "tmm-api-server-name", "", "the name the TMMs' API certificate carries (with --tmm-api-tls)")
 	f.StringVar(&opts.NodeAddressAnnotation, "node-address-annotation", spk.DefaultNodeAddressAnnotation, "node annotation holding its egress-net address")
 	f.StringVar(&valuesFile, "values", "", "Helm values file whose tmm.dynamicRouting block configures BGP in every TMM")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
