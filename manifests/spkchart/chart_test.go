@@ -13,6 +13,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -185,7 +186,9 @@ func TestRenderTMM(t *testing.T) {
 	if c.Name != "spk-tmm" || c.Image != "spklab/spk-tmm:dev" || c.ImagePullPolicy != corev1.PullIfNotPresent {
 		t.Errorf("container %s image %s pull %s", c.Name, c.Image, c.ImagePullPolicy)
 	}
-	if want := []string{"--api=:9443", "--interfaces=net1,net2"}; !slices.Equal(c.Args, want) {
+	// The API over mutual TLS on the pod IP and loopback, in the clear only
+	// on the pod's own unix socket.
+	if want := []string{"--api=unix:/run/spk-tmm/api.sock", "--api=[$(POD_IP)]:9443", "--api=127.0.0.1:9443", "--api-tls=/etc/spk-tmm/api-tls", "--interfaces=net1,net2"}; !slices.Equal(c.Args, want) {
 		t.Errorf("args %q, want %q", c.Args, want)
 	}
 	if len(c.Ports) != 1 || c.Ports[0].Name != "grpc-api" || c.Ports[0].ContainerPort != 9443 {
@@ -201,8 +204,8 @@ func TestRenderTMM(t *testing.T) {
 	if got := capNames(sc.Capabilities.Drop); !slices.Equal(got, []string{"ALL"}) {
 		t.Errorf("capabilities dropped %v, want ALL", got)
 	}
-	if p := c.ReadinessProbe; p == nil || p.GRPC == nil || p.GRPC.Port != 9443 {
-		t.Errorf("readiness probe %+v, want gRPC on 9443", p)
+	if p := c.ReadinessProbe; p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{"spk-tmm", "health", "--api", "unix:/run/spk-tmm/api.sock"}) {
+		t.Errorf("readiness probe %+v, want spk-tmm health on the unix socket", p)
 	}
 	env := map[string]string{}
 	for _, e := range c.Env {
@@ -210,18 +213,24 @@ func TestRenderTMM(t *testing.T) {
 			env[e.Name] = e.ValueFrom.FieldRef.FieldPath
 		}
 	}
-	if want := map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}; !reflect.DeepEqual(env, want) {
+	if want := map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace", "POD_IP": "status.podIP"}; !reflect.DeepEqual(env, want) {
 		t.Errorf("downward API env %v", env)
 	}
 	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
 		t.Errorf("resource requests %v", c.Resources.Requests)
 	}
-	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/dev/net/tun" {
+	if len(c.VolumeMounts) != 3 || c.VolumeMounts[0].MountPath != "/dev/net/tun" || c.VolumeMounts[1].MountPath != "/etc/spk-tmm/api-tls" || !c.VolumeMounts[1].ReadOnly || c.VolumeMounts[2].MountPath != "/run/spk-tmm" {
 		t.Fatalf("volume mounts %+v", c.VolumeMounts)
 	}
 	vol := volume(t, pod.Spec, c.VolumeMounts[0].Name)
 	if hp := vol.HostPath; hp == nil || hp.Path != "/dev/net/tun" || hp.Type == nil || *hp.Type != corev1.HostPathCharDev {
 		t.Errorf("volume %+v, want hostPath /dev/net/tun CharDevice", vol)
+	}
+	if sec := volume(t, pod.Spec, c.VolumeMounts[1].Name).Secret; sec == nil || sec.SecretName != TMMAPIServerSecret || sec.DefaultMode == nil || *sec.DefaultMode != 0o400 {
+		t.Errorf("API identity volume %+v, want Secret %s mode 0400", sec, TMMAPIServerSecret)
+	}
+	if volume(t, pod.Spec, c.VolumeMounts[2].Name).EmptyDir == nil {
+		t.Error("the API socket's directory is not an emptyDir")
 	}
 }
 
@@ -271,11 +280,12 @@ func volume(t *testing.T, spec corev1.PodSpec, name string) corev1.Volume {
 func TestRenderTMMAPIPort(t *testing.T) {
 	m := mustRender(t, testNS, map[string]any{"tmm": map[string]any{"apiPort": 7443}})
 	c := object[appsv1.StatefulSet](t, m, "StatefulSet", "f5-tmm").Spec.Template.Spec.Containers[0]
-	if !slices.Contains(c.Args, "--api=:7443") || containerPort(c, "grpc-api") != 7443 {
+	if !slices.Contains(c.Args, "--api=[$(POD_IP)]:7443") || !slices.Contains(c.Args, "--api=127.0.0.1:7443") || containerPort(c, "grpc-api") != 7443 {
 		t.Errorf("TMM args %q ports %+v, want the API on 7443", c.Args, c.Ports)
 	}
-	if p := c.ReadinessProbe; p == nil || p.GRPC == nil || p.GRPC.Port != 7443 {
-		t.Errorf("readiness probe %+v, want gRPC on 7443", p)
+	np := object[networkingv1.NetworkPolicy](t, m, "NetworkPolicy", "f5-tmm-api")
+	if len(np.Spec.Ingress) != 1 || len(np.Spec.Ingress[0].Ports) != 1 || np.Spec.Ingress[0].Ports[0].Port.IntValue() != 7443 {
+		t.Errorf("NetworkPolicy ingress %+v, want port 7443", np.Spec.Ingress)
 	}
 	for _, u := range m.Objects {
 		if u.GetKind() != "Service" {
@@ -308,6 +318,7 @@ func TestRenderController(t *testing.T) {
 	c := pod.Containers[0]
 	want := []string{
 		"--tmm-namespace=" + testNS, "--tmm-selector=app=f5-tmm", "--tmm-statefulset=f5-tmm", "--tmm-api-port=9443",
+		"--tmm-api-tls=/etc/spk-controller/tmm-api-tls", "--tmm-api-server-name=" + TMMAPIServerName(testNS),
 		"--values=/etc/spk/values.yaml", "--health-probe-bind-address=:8081", "--metrics-bind-address=0", "--leader-elect",
 	}
 	if !slices.Equal(c.Args, want) {
@@ -330,8 +341,12 @@ func TestRenderController(t *testing.T) {
 		!slices.Equal(capNames(sc.Capabilities.Drop), []string{"ALL"}) || len(sc.Capabilities.Add) != 0 {
 		t.Errorf("container securityContext %+v", sc)
 	}
-	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/etc/spk" {
+	if len(c.VolumeMounts) != 2 || c.VolumeMounts[0].MountPath != "/etc/spk" || c.VolumeMounts[1].MountPath != "/etc/spk-controller/tmm-api-tls" {
 		t.Fatalf("mounts %+v", c.VolumeMounts)
+	}
+	if v := volume(t, pod, c.VolumeMounts[1].Name); v.Secret == nil || v.Secret.SecretName != TMMAPIClientSecret || v.Secret.DefaultMode == nil || *v.Secret.DefaultMode != 0o440 ||
+		psc.FSGroup == nil || *psc.FSGroup != *psc.RunAsGroup {
+		t.Errorf("client identity volume %+v (fsGroup %v), want Secret %s mode 0440 owned by the controller's group", v, psc.FSGroup, TMMAPIClientSecret)
 	}
 	if v := volume(t, pod, c.VolumeMounts[0].Name); v.Secret == nil || v.Secret.SecretName != ValuesSecret {
 		t.Errorf("volume %+v, want Secret %s", v, ValuesSecret)
@@ -527,9 +542,9 @@ func TestRenderNamespace(t *testing.T) {
 		}
 	}
 	// 3 ServiceAccounts, the values Secret, 6 RBAC objects, the TMM
-	// Service and the three workloads.
-	if len(m.Objects) != 14 {
-		t.Errorf("%d objects, want 14", len(m.Objects))
+	// Service and NetworkPolicy, and the three workloads.
+	if len(m.Objects) != 15 {
+		t.Errorf("%d objects, want 15", len(m.Objects))
 	}
 }
 

@@ -112,7 +112,8 @@ func (c *Client) last(cfg *action.Configuration) (*release.Release, error) {
 
 // Apply makes the cluster run the chart with values: it checks them
 // (schema and spk.ParseValues), creates or updates the CRDs and waits until
-// they are established, then installs the release when there is none and
+// they are established, makes the TMM API's certificates when they are not
+// good (ensureAPITLS), then installs the release when there is none and
 // upgrades it otherwise. values are the whole truth: keys left out take
 // the chart's defaults, not those of the previous revision. A release an
 // interrupted run left pending is marked failed and upgraded, so running
@@ -134,6 +135,17 @@ func (c *Client) Apply(ctx context.Context, values map[string]any) (*release.Rel
 	if err := c.applyCRDs(ctx, ch); err != nil {
 		return nil, err
 	}
+	fp, err := c.ensureAPITLS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The pods roll when the certificates they mounted were replaced.
+	tmm, _ := vals["tmm"].(map[string]any)
+	if tmm == nil {
+		tmm = map[string]any{}
+		vals["tmm"] = tmm
+	}
+	tmm["apiTLSFingerprint"] = fp
 	cfg, err := c.actionConfig()
 	if err != nil {
 		return nil, err
@@ -202,8 +214,8 @@ func (c *Client) upgrade(ctx context.Context, cfg *action.Configuration, ch *cha
 	return rel, nil
 }
 
-// Uninstall removes the release and every object it made; it is not an
-// error when there is none. The CRDs stay (deleting them would delete every
+// Uninstall removes the release and every object it made, and the TMM
+// API's certificate Secrets; it is not an error when there is none. The CRDs stay (deleting them would delete every
 // SPK resource in the cluster), and so does the namespace.
 func (c *Client) Uninstall(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -225,5 +237,5 @@ func (c *Client) Uninstall(ctx context.Context) error {
 	if res != nil {
 		c.log.Info("SPK chart uninstalled", "took", time.Since(start).Round(time.Millisecond))
 	}
-	return nil
+	return c.removeAPITLS(ctx)
 }

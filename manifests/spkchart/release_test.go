@@ -2,6 +2,7 @@ package spkchart
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -11,12 +12,14 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/spklab/spklab/images/kubebin/kubetest"
+	"github.com/spklab/spklab/internal/apicerts"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )
@@ -37,6 +40,9 @@ func releaseObjects(ns string) []client.Object {
 		meta(&appsv1.Deployment{}, true, ControllerDeployment),
 		meta(&corev1.ServiceAccount{}, true, "spk-controller"),
 		meta(&corev1.Secret{}, true, ValuesSecret),
+		meta(&corev1.Secret{}, true, TMMAPIServerSecret),
+		meta(&corev1.Secret{}, true, TMMAPIClientSecret),
+		meta(&networkingv1.NetworkPolicy{}, true, "f5-tmm-api"),
 		meta(&rbacv1.ClusterRole{}, false, "spk-controller"),
 		meta(&rbacv1.ClusterRoleBinding{}, false, "spk-controller"),
 		meta(&rbacv1.Role{}, true, "spk-controller"),
@@ -298,3 +304,124 @@ func checkRBAC(t *testing.T, ctx context.Context, c client.Client, ns string) {
 		}
 	}
 }
+
+// The TMM API's certificates: made into two Secrets by the first Apply, a
+// pair that completes a mutual-TLS handshake under the name the controller
+// verifies; kept by the next Apply (nothing rolls); replaced together when
+// one is missing (the pods roll: the fingerprint on their templates
+// changes); removed by Uninstall.
+func TestReleaseAPICertificates(t *testing.T) {
+	env := kubetest.Start(t, kubetest.Options{Log: testLogger(t)})
+	ctx := t.Context()
+	const ns = "spk-ingress"
+	c, err := New(env.Config, Options{Namespace: ns, Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := ValuesFromTopology(topology.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	identities := func() (server, client apicerts.Identity, versions string) {
+		t.Helper()
+		var ids [2]apicerts.Identity
+		for i, name := range []string{TMMAPIServerSecret, TMMAPIClientSecret} {
+			var s corev1.Secret
+			if err := env.Client.Get(ctx, clientKey(ns, name), &s); err != nil {
+				t.Fatalf("Secret %s: %v", name, err)
+			}
+			if s.Type != corev1.SecretTypeTLS {
+				t.Errorf("Secret %s has type %s", name, s.Type)
+			}
+			ids[i] = apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}
+			versions += s.ResourceVersion + " "
+		}
+		return ids[0], ids[1], versions
+	}
+	rolled := func() string {
+		t.Helper()
+		var sts appsv1.StatefulSet
+		var d appsv1.Deployment
+		if err := env.Client.Get(ctx, clientKey(ns, TMMStatefulSet), &sts); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(ctx, clientKey(ns, ControllerDeployment), &d); err != nil {
+			t.Fatal(err)
+		}
+		a, b := sts.Spec.Template.Annotations["spklab.io/api-tls-ca"], d.Spec.Template.Annotations["spklab.io/api-tls-ca"]
+		if a == "" || a != b {
+			t.Errorf("pod template annotations spklab.io/api-tls-ca: TMM %q, controller %q", a, b)
+		}
+		return a
+	}
+
+	rel, err := c.Apply(ctx, vals)
+	wantRelease(t, rel, err, 1)
+	server, client, versions := identities()
+	serverTLS, err := apicerts.ServerConfig(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTLS, err := apicerts.ClientConfig(client, TMMAPIServerName(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if conn, err := l.Accept(); err == nil {
+			conn.(*tls.Conn).Handshake()
+			conn.Close()
+		}
+	}()
+	conn, err := tls.Dial("tcp", l.Addr().String(), clientTLS)
+	if err == nil {
+		err = conn.Handshake()
+		conn.Close()
+	}
+	l.Close()
+	if err != nil {
+		t.Fatalf("the installed pair does not shake hands under %s: %v", TMMAPIServerName(ns), err)
+	}
+	first := rolled()
+
+	rel, err = c.Apply(ctx, vals)
+	wantRelease(t, rel, err, 2)
+	if _, _, again := identities(); again != versions {
+		t.Errorf("a second Apply rewrote good certificates (resource versions %s → %s)", versions, again)
+	}
+	if rolled() != first {
+		t.Error("a second Apply rolled the pods")
+	}
+
+	var lost corev1.Secret
+	if err := env.Client.Get(ctx, clientKey(ns, TMMAPIClientSecret), &lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, &lost); err != nil {
+		t.Fatal(err)
+	}
+	rel, err = c.Apply(ctx, vals)
+	wantRelease(t, rel, err, 3)
+	newServer, newClient, _ := identities()
+	if apicerts.SameCA(newServer, server) || !apicerts.SameCA(newServer, newClient) {
+		t.Error("a lost client Secret did not give a new pair under one new CA")
+	}
+	if rolled() == first {
+		t.Error("new certificates did not roll the pods")
+	}
+
+	if err := c.Uninstall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{TMMAPIServerSecret, TMMAPIClientSecret} {
+		var s corev1.Secret
+		if err := env.Client.Get(ctx, clientKey(ns, name), &s); !apierrors.IsNotFound(err) {
+			t.Errorf("Secret %s after uninstall: %v", name, err)
+		}
+	}
+}
+
+func clientKey(ns, name string) client.ObjectKey { return client.ObjectKey{Namespace: ns, Name: name} }

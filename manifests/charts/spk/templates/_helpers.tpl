@@ -49,3 +49,8 @@ net1, net2, … (TMM interfaces 1.1, 1.2, …).
 {{- define "spk.tmmValues" -}}
 {{- dict "tmm" (dict "dynamicRouting" .Values.tmm.dynamicRouting) | toYaml -}}
 {{- end }}
+
+{{/* The name the TMMs' API certificate carries (spkchart.TMMAPIServerName). */}}
+{{- define "spk.tmmAPIServerName" -}}
+f5-tmm.{{ .Release.Namespace }}.svc
+{{- end }}
