@@ -32,6 +32,19 @@ const (
 	forgedGap    = 20 * time.Millisecond
 	// settle is how long a forged frame gets to make a flow, were it let in.
 	settle = 1500 * time.Millisecond
+
+	// The SYN flood: at least 50k spoofed SYNs in at most 10 s (the
+	// issue's floor), while a new connection to another tenant's VIP must
+	// answer within newConnBound.
+	floodSYNs    = 50000
+	floodWithin  = 9 * time.Second
+	newConnBound = time.Second
+	// floodSources is how many spoofed addresses of the client's network
+	// the flood comes from.
+	floodSources = 48
+
+	poisonFrames = 20
+	poisonGap    = 50 * time.Millisecond
 )
 
 // registerIsolation: docs/architecture.md, "What the suites check" item 4
@@ -108,6 +121,25 @@ func registerIsolation(e *suiteEnv) {
 				report := framework.Checker{Parallel: 1}.Run(ctx, conns)
 				expectOK(report.Err())
 			}, ginkgo.SpecTimeout(specTimeout))
+		}
+
+		ginkgo.It("a TMM's API answers no one but the controller: not a pod of another namespace, not a client without the controller's certificate, not another user on its socket", func(sc ginkgo.SpecContext) {
+			ctx, cancel := e.specContext(sc)
+			defer cancel()
+			attempts := e.target.ForeignAPIAttempts(ctx)
+			gomega.Expect(attempts).NotTo(gomega.BeEmpty(), "no attempt was made")
+			for _, a := range attempts {
+				ginkgo.GinkgoWriter.Printf("%s → %s: %v\n", a.Who, a.TMM, a.Err)
+				gomega.Expect(a.Err).To(gomega.HaveOccurred(), "%s got into %s's API:\n%s", a.Who, a.TMM, a.Output)
+				gomega.Expect(a.Err.Error()).NotTo(gomega.ContainSubstring("did not run"), "%s → %s", a.Who, a.TMM)
+			}
+		}, ginkgo.SpecTimeout(2*specTimeout))
+
+		if flooded, bystander, ok := floodTenants(topo); ok {
+			registerFlood(e, flooded, bystander)
+		}
+		if network != "" {
+			registerPoison(e, network)
 		}
 
 		if victim.SNATPool != nil {
@@ -290,4 +322,232 @@ spec:
   egressSnatpool: %s
   snatType: SRC_TRANS_SNATPOOL
 `, spk.APIVersionEgress, spk.KindEgress, spk.AnnotationVXLANKey, victim.SNATPool.Name))
+}
+
+// floodTenants are the first two tenants with an IPv4 VIP: the first is
+// flooded, the second must keep taking new connections.
+func floodTenants(t *topology.Topology) (flooded, bystander topology.Tenant, ok bool) {
+	var with []topology.Tenant
+	for _, tn := range t.Tenants {
+		if tn.Ingress != nil && tn.Ingress.IPv4 != "" && tn.Ingress.Port > 0 {
+			with = append(with, tn)
+		}
+	}
+	if len(with) < 2 {
+		return flooded, bystander, false
+	}
+	return with[0], with[1], true
+}
+
+// vipOf is a tenant's IPv4 VIP and port.
+func vipOf(tn topology.Tenant) netip.AddrPort {
+	return netip.AddrPortFrom(netip.MustParseAddr(tn.Ingress.IPv4), uint16(tn.Ingress.Port))
+}
+
+// spoofableSources are addresses of the client's network that no host of
+// the lab holds (not the gateway, the client or the router), from the top
+// of the subnet down: the TMMs' answers to them go to the router, whose
+// ARP for them fails, so nothing leaves the lab.
+func spoofableSources(t *topology.Topology, n int) []netip.Addr {
+	nw := t.Network(t.Client.Network)
+	if nw == nil {
+		return nil
+	}
+	prefix, err := netip.ParsePrefix(nw.IPv4Subnet)
+	if err != nil || !prefix.Addr().Is4() || prefix.Bits() > 30 {
+		return nil
+	}
+	taken := map[netip.Addr]bool{}
+	for _, s := range []string{nw.IPv4Gateway, t.Client.IPv4} {
+		if a, err := netip.ParseAddr(s); err == nil {
+			taken[a] = true
+		}
+	}
+	for _, ri := range t.Router.Interfaces {
+		if a, err := netip.ParseAddr(ri.IPv4); err == nil {
+			taken[a] = true
+		}
+	}
+	// Docker's default gateway is the first host when none is named.
+	taken[prefix.Masked().Addr().Next()] = true
+	b := prefix.Masked().Addr().As4()
+	host := uint32(1)<<(32-prefix.Bits()) - 1
+	base := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	var out []netip.Addr
+	// From the last host (the broadcast address left out) down to the middle.
+	for h := host - 1; h > host/2 && len(out) < n; h-- {
+		v := base | h
+		a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		if !taken[a] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// flowsSeen is the SYNs the TMMs took in one way or another: flows made
+// plus drops of every reason.
+func flowsSeen(ctx context.Context, t framework.Target) uint64 {
+	var sum uint64
+	for _, tmm := range t.TMMs() {
+		raw, err := tmm.Stats(ctx)
+		if err != nil {
+			continue
+		}
+		var st engine.Stats
+		if json.Unmarshal(raw, &st) != nil {
+			continue
+		}
+		sum += st.Flows.Inserts
+		for _, n := range st.Drops {
+			sum += n
+		}
+	}
+	return sum
+}
+
+// registerFlood: a bounded SYN flood from spoofed sources of the client's
+// network at one tenant's VIP; meanwhile another tenant's VIP answers new
+// connections within newConnBound and a keep-alive connection to the
+// flooded VIP, opened before, keeps answering.
+func registerFlood(e *suiteEnv, flooded, bystander topology.Tenant) {
+	topo := e.target.Topology()
+	target, other := vipOf(flooded), vipOf(bystander)
+	ginkgo.It(fmt.Sprintf("a SYN flood at %s's VIP %s (%d spoofed SYNs in %v) keeps neither %s's VIP %s from answering a new connection within %v nor an established connection to %s from working", flooded.Namespace, target, floodSYNs, floodWithin, bystander.Namespace, other, newConnBound, flooded.Namespace), func(sc ginkgo.SpecContext) {
+		ctx, cancel := e.specContext(sc)
+		defer cancel()
+		ns, err := framework.NetNS(ctx, e.target.Client())
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the client's network namespace")
+		sources := spoofableSources(topo, floodSources)
+		gomega.Expect(len(sources)).To(gomega.BeNumerically(">=", 8), "spoofable addresses on the client's network %s", topo.Client.Network)
+
+		est, err := framework.DialHTTP(ctx, ns, target, 2*time.Second)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the connection to keep open across the flood")
+		defer est.Close()
+		code, err := est.Get("/", 2*time.Second)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a request before the flood")
+		gomega.Expect(code).To(gomega.Equal(200), "a request before the flood")
+
+		before := flowsSeen(ctx, e.target)
+		type result struct {
+			sent int
+			took time.Duration
+			err  error
+		}
+		done := make(chan result, 1)
+		go func() {
+			sent, took, err := framework.SYNFlood{Target: target, Sources: sources, Count: floodSYNs, Within: floodWithin}.Send(ctx, ns)
+			done <- result{sent, took, err}
+		}()
+		var worst time.Duration
+		for i := 1; i <= 4; i++ {
+			select {
+			case <-ctx.Done():
+				ginkgo.Fail("the spec ran out of time during the flood")
+			case <-time.After(floodWithin / 5):
+			}
+			start := time.Now()
+			c, err := framework.DialHTTP(ctx, ns, other, newConnBound)
+			if err == nil {
+				code, err = c.Get("/", newConnBound-time.Since(start))
+				c.Close()
+			}
+			took := time.Since(start)
+			worst = max(worst, took)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "a new connection to %s's VIP %s during the flood (sample %d, after %v)", bystander.Namespace, other, i, took.Round(time.Millisecond))
+			gomega.Expect(code).To(gomega.Equal(200), "a new connection to %s's VIP during the flood", bystander.Namespace)
+			code, err = est.Get("/", 2*time.Second)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the established connection to %s's VIP during the flood (sample %d)", flooded.Namespace, i)
+			gomega.Expect(code).To(gomega.Equal(200), "the established connection to %s's VIP during the flood", flooded.Namespace)
+		}
+		r := <-done
+		gomega.Expect(r.err).NotTo(gomega.HaveOccurred(), "sending the flood")
+		gomega.Expect(r.sent).To(gomega.Equal(floodSYNs), "SYNs sent")
+		gomega.Expect(r.took).To(gomega.BeNumerically("<=", 10*time.Second), "the flood took %v", r.took)
+		// The flood reached the TMMs (a router that dropped the spoofed
+		// SYNs would make the checks above pass for nothing).
+		gomega.Eventually(func() uint64 { return flowsSeen(ctx, e.target) - before }).
+			WithContext(ctx).WithTimeout(5*time.Second).WithPolling(250*time.Millisecond).
+			Should(gomega.BeNumerically(">=", uint64(floodSYNs)*9/10), "SYNs the TMMs took in (flows made or dropped)")
+		ginkgo.GinkgoWriter.Printf("flood: %d SYNs in %v from %d sources; slowest new connection to %s %v\n", r.sent, r.took.Round(time.Millisecond), len(sources), bystander.Namespace, worst.Round(time.Millisecond))
+		// The flooded VIP takes new connections again once the half-open
+		// flows expire, so the specs after this one find the lab whole.
+		gomega.Eventually(func() error {
+			c, err := framework.DialHTTP(ctx, ns, target, newConnBound)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Get("/", newConnBound)
+			return err
+		}).WithContext(ctx).WithTimeout(30*time.Second).WithPolling(time.Second).Should(gomega.Succeed(), "%s's VIP after the flood", flooded.Namespace)
+	}, ginkgo.SpecTimeout(specTimeout))
+}
+
+// registerPoison: a host on the network claims, by gratuitous ARP and
+// unsolicited NA, the router's addresses on the other networks; the TMMs
+// learn none of it (off-link-neighbor) and ingress and egress keep
+// working.
+func registerPoison(e *suiteEnv, network string) {
+	topo := e.target.Topology()
+	var claims []netip.Addr
+	for _, ri := range topo.Router.Interfaces {
+		if ri.Network == network {
+			continue
+		}
+		for _, s := range []string{ri.IPv4, ri.IPv6} {
+			if a, err := netip.ParseAddr(s); err == nil {
+				claims = append(claims, a)
+			}
+		}
+	}
+	if len(claims) == 0 {
+		return
+	}
+	ginkgo.It(fmt.Sprintf("a host on %s claiming the router's addresses %v by ARP and NA is not believed: the TMMs drop it as %s, and ingress and egress keep working", network, claims, engine.DropOffLink), func(sc ginkgo.SpecContext) {
+		ctx, cancel := e.specContext(sc)
+		defer cancel()
+		stranger, addr, remove, err := e.target.Stranger(ctx, network)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "adding a host to %s", network)
+		defer remove()
+		ns, err := framework.NetNS(ctx, stranger)
+		gomega.Expect(err).NotTo(gomega.HaveOccurred(), "the stranger's network namespace")
+		ginkgo.GinkgoWriter.Printf("stranger on %s at %s\n", network, addr)
+		// ARP first, then NA, each counted on its own: every TMM hears
+		// every broadcast, so at least half of what was sent shows that
+		// the claims arrived and were refused.
+		for _, kind := range []struct {
+			name string
+			v4   bool
+		}{{"ARP", true}, {"NA", false}} {
+			var some []netip.Addr
+			for _, a := range claims {
+				if a.Is4() == kind.v4 {
+					some = append(some, a)
+				}
+			}
+			if len(some) == 0 {
+				continue
+			}
+			before := dropsOf(ctx, e.target, engine.DropOffLink.String())
+			sent, err := framework.NeighborPoison{Claims: some, Count: poisonFrames, Gap: poisonGap}.Send(ctx, ns)
+			gomega.Expect(err).NotTo(gomega.HaveOccurred(), "sending the %s claims", kind.name)
+			gomega.Eventually(func() uint64 { return dropsOf(ctx, e.target, engine.DropOffLink.String()) }).
+				WithContext(ctx).WithTimeout(5*time.Second).WithPolling(100*time.Millisecond).
+				Should(gomega.BeNumerically(">=", before+uint64(sent)/2), "%s drops on the TMMs after %d %s claims for %v", engine.DropOffLink, sent, kind.name, some)
+		}
+
+		var conns []framework.Connection
+		for _, tn := range topo.Tenants {
+			if url, ok := framework.IngressURL(topo, tn.Namespace, frr.IPv4); ok {
+				conns = append(conns, framework.Connection{Name: tn.Namespace + " ingress", From: e.target.Client(), URL: url})
+			}
+			client, ok := clientAddr(topo, frr.IPv4)
+			if pods := e.target.Pods(tn.Namespace); ok && len(pods) > 0 && tn.SNATPool != nil {
+				conns = append(conns, framework.Connection{Name: tn.Namespace + " egress", From: pods[0].Exec, URL: framework.HTTPURL(client, 80, "/txt")})
+			}
+		}
+		gomega.Expect(conns).NotTo(gomega.BeEmpty())
+		expectOK(framework.Checker{}.Run(ctx, conns).Err())
+	}, ginkgo.SpecTimeout(specTimeout))
 }

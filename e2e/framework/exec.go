@@ -6,7 +6,10 @@ package framework
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spklab/spklab/internal/cmdrun"
 )
@@ -33,21 +36,51 @@ func ExitCode(err error) int { return cmdrun.ExitCode(err) }
 // Prefixed runs commands on this host behind a fixed prefix, e.g.
 // "ip netns exec NAME" or "docker exec NAME", through cmdrun. The
 // executors below are all Prefixed; Command shows the full argv they run.
-type Prefixed struct{ cmd cmdrun.Cmd }
+type Prefixed struct {
+	cmd cmdrun.Cmd
+	// netns finds the network namespace the commands run in (nil: none
+	// known, as for a pod or the host).
+	netns func(ctx context.Context) (string, error)
+}
 
 // Prefix runs commands behind any prefix; name says where they run.
 func Prefix(name string, prefix ...string) Prefixed {
-	return Prefixed{cmdrun.Cmd{Where: name, Prefix: prefix}}
+	return Prefixed{cmd: cmdrun.Cmd{Where: name, Prefix: prefix}}
 }
 
 // Host runs commands on this host as they are.
-func Host() Prefixed { return Prefixed{cmdrun.Host()} }
+func Host() Prefixed { return Prefixed{cmd: cmdrun.Host()} }
 
 // Netns runs commands in a named network namespace (ip netns exec).
-func Netns(name string) Prefixed { return Prefixed{cmdrun.Netns(name)} }
+func Netns(name string) Prefixed {
+	return Prefixed{cmd: cmdrun.Netns(name), netns: func(context.Context) (string, error) { return "/run/netns/" + name, nil }}
+}
 
 // Container runs commands in a docker container (docker exec).
-func Container(name string) Prefixed { return Prefixed{cmdrun.Container(name)} }
+func Container(name string) Prefixed {
+	return Prefixed{cmd: cmdrun.Container(name), netns: func(ctx context.Context) (string, error) {
+		out, err := cmdrun.Host().Run(ctx, "docker", "inspect", "--format", "{{.State.Pid}}", name)
+		if err != nil {
+			return "", err
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+		if err != nil || pid <= 0 {
+			return "", fmt.Errorf("container %s: no running process (pid %q)", name, strings.TrimSpace(string(out)))
+		}
+		return fmt.Sprintf("/proc/%d/ns/net", pid), nil
+	}}
+}
+
+// NetNS is the path of the network namespace e's commands run in
+// (/run/netns/NAME, /proc/PID/ns/net of a container), for code that sends
+// from inside it in-process (netnsdo.Path); an error for an executor
+// without one (the host, a pod).
+func NetNS(ctx context.Context, e Executor) (string, error) {
+	if p, ok := e.(Prefixed); ok && p.netns != nil {
+		return p.netns(ctx)
+	}
+	return "", fmt.Errorf("%s: no network namespace to enter", e.Name())
+}
 
 // Pod runs commands in a pod's first container (kubectl exec).
 func Pod(namespace, name string) Prefixed {

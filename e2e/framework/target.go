@@ -56,6 +56,19 @@ type Target interface {
 	ApplyCRs(ctx context.Context, name string, yaml []byte) error
 	// RemoveCRs takes away what ApplyCRs added under name.
 	RemoveCRs(ctx context.Context, name string, yaml []byte) error
+	// ForeignAPIAttempts tries every TMM's API as whoever is not the
+	// controller can (a pod of another namespace, a client without the
+	// controller's certificate, another user on the socket) and says what
+	// each attempt got.
+	ForeignAPIAttempts(ctx context.Context) []APIAttempt
+}
+
+// APIAttempt is one try at a TMM's API by someone who is not the
+// controller. Err nil means it got in: the attack succeeded.
+type APIAttempt struct {
+	Who, TMM string
+	Output   string
+	Err      error
 }
 
 // TenantPod is one pod of a tenant and where its commands run.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spklab/spklab/host/docker"
@@ -63,22 +62,16 @@ func (l *Lab) CollectLogs(ctx context.Context, dir string) error {
 		} else {
 			kubectl("spk-objects.yaml", "-n", l.Topo.SPK.Namespace, "get", "all,configmaps,network-attachment-definitions", "-o", "yaml")
 		}
-		port, portErr := 0, error(nil)
 		for _, t := range status.TMMs {
 			pod := t.Pod
 			if t.Phase != "Running" {
 				skip(pod+"-stats.json", "the pod is "+t.Phase)
 				continue
 			}
-			if port == 0 && portErr == nil {
-				port, portErr = l.TMMAPIPort(ctx)
-			}
-			if portErr != nil {
-				note(pod+" stats", portErr)
-				continue
-			}
+			// The pod's own unix socket: the API's TCP addresses demand the
+			// controller's certificate.
 			out, err := l.Kubectl(ctx, nil, "-n", l.Topo.SPK.Namespace, "exec", pod, "--", "spk-tmm", "stats",
-				"--api", "127.0.0.1:"+strconv.Itoa(port), "-o", "json", "--flows", "1000")
+				"--api", TMMLocalAPI, "-o", "json", "--flows", "1000")
 			note(pod+" stats", err)
 			write(pod+"-stats.json", []byte(out))
 		}

@@ -282,6 +282,11 @@ func dash(s string) string {
 	return s
 }
 
+// TMMLocalAPI is the TMM API's unix socket inside a TMM pod (the chart's
+// --api): in the clear, for kubectl exec spk-tmm stats and the readiness
+// probe.
+const TMMLocalAPI = "unix:/run/spk-tmm/api.sock"
+
 // TMMAPIPort reads where the installed chart's TMM serves its gRPC API in
 // the pod (the chart's tmm.apiPort): the StatefulSet's port "grpc-api".
 func (l *Lab) TMMAPIPort(ctx context.Context) (int, error) {

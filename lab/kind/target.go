@@ -2,6 +2,7 @@ package kind
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/host/docker"
 	"github.com/spklab/spklab/host/frr"
+	"github.com/spklab/spklab/internal/apicerts"
+	"github.com/spklab/spklab/manifests/spkchart"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 	"github.com/spklab/spklab/topology/render"
@@ -50,9 +53,11 @@ type KindTarget struct {
 	tmms     []framework.TMM
 	clients  []*tmmapi.Client
 	forwards []*forward
-	// restCfg and apiPort reopen a replica's port-forward.
+	// restCfg and apiPort reopen a replica's port-forward; apiTLS is the
+	// controller's client identity, which the TMMs' API demands.
 	restCfg *rest.Config
 	apiPort int
+	apiTLS  *tls.Config
 }
 
 // NewKindTarget reads the tenants' pods of a lab that is up.
@@ -87,6 +92,11 @@ func NewKindTarget(ctx context.Context, l *Lab) (*KindTarget, error) {
 		return nil, fmt.Errorf("kind target: %w", err)
 	}
 	t.restCfg, t.apiPort = cfg, port
+	// The API demands the controller's client certificate; the lab's owner
+	// (cluster admin) reads it from its Secret.
+	if t.apiTLS, err = tmmAPIClientTLS(ctx, core, l.Topo.SPK.Namespace); err != nil {
+		return nil, fmt.Errorf("kind target: %w", err)
+	}
 	for i := range l.Topo.TMM.Replicas {
 		t.forwards, t.clients, t.tmms = append(t.forwards, nil), append(t.clients, nil), append(t.tmms, nil)
 		if err := t.openAPI(i); err != nil {
@@ -111,9 +121,25 @@ func (t *KindTarget) openAPI(i int) error {
 	if t.forwards[i] != nil {
 		t.forwards[i].Close()
 	}
-	c := tmmapi.NewClient(fw.Local)
+	c := tmmapi.NewClient(fw.Local, tmmapi.WithTLS(t.apiTLS))
 	t.forwards[i], t.clients[i], t.tmms[i] = fw, c, framework.APITMM(pod, c)
 	return nil
+}
+
+// tmmAPIClientTLS is the TLS config of the controller's identity on the
+// TMM API (Secret spkchart.TMMAPIClientSecret), for the name the TMMs'
+// certificate carries.
+func tmmAPIClientTLS(ctx context.Context, core kubernetes.Interface, namespace string) (*tls.Config, error) {
+	s, err := core.CoreV1().Secrets(namespace).Get(ctx, spkchart.TMMAPIClientSecret, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("the TMM API's client identity: %w", err)
+	}
+	id := apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}
+	cfg, err := apicerts.ClientConfig(id, spkchart.TMMAPIServerName(namespace))
+	if err != nil {
+		return nil, fmt.Errorf("Secret %s/%s: %w", namespace, spkchart.TMMAPIClientSecret, err)
+	}
+	return cfg, nil
 }
 
 // Close ends the TMM API connections and port-forwards.
@@ -512,3 +538,70 @@ var _ framework.Target = (*KindTarget)(nil)
 
 // Lab is the kind lab under test.
 func (t *KindTarget) Lab() *Lab { return t.lab }
+
+// ForeignAPIAttempts tries each TMM's API as three who are not the
+// controller: a pod of namespace default (the NetworkPolicy should drop
+// it; spk-tmm stats in the clear from the TMM image), and through this
+// target's port-forward a client in the clear and one speaking TLS
+// without a client certificate (mutual TLS should refuse both).
+func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAttempt {
+	ns := t.lab.Topo.SPK.Namespace
+	var out []framework.APIAttempt
+	var script strings.Builder
+	var pods []string
+	for i := range t.clients {
+		pod := TMMPod(i)
+		p, err := t.core.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+		if err != nil || p.Status.PodIP == "" {
+			out = append(out, framework.APIAttempt{Who: "a pod of namespace default", TMM: pod, Err: fmt.Errorf("no pod IP to try (%v): the attempt did not run", err)})
+			continue
+		}
+		pods = append(pods, pod)
+		fmt.Fprintf(&script, "echo '>>> %s'; timeout 8 spk-tmm stats --api '[%s]:%d' 2>&1; echo \"<<< rc=$?\"; ", pod, p.Status.PodIP, t.apiPort)
+	}
+	if len(pods) > 0 {
+		name := fmt.Sprintf("spklab-api-probe-%d", time.Now().UnixNano()%1e9)
+		defer func() {
+			_, _ = t.lab.Kubectl(context.WithoutCancel(ctx), nil, "-n", "default", "delete", "pod", name, "--ignore-not-found", "--wait=false")
+		}()
+		res, err := t.lab.Kubectl(ctx, nil, "-n", "default", "run", name, "--image="+t.lab.Topo.Images.TMM, "--image-pull-policy=IfNotPresent",
+			"--restart=Never", "--rm", "-i", "--quiet", "--pod-running-timeout=60s", "--command", "--", "sh", "-c", script.String())
+		for _, pod := range pods {
+			a := framework.APIAttempt{Who: "a pod of namespace default (spk-tmm stats in the clear)", TMM: pod}
+			_, rest, found := strings.Cut(res, ">>> "+pod+"\n")
+			body, rc, ended := strings.Cut(rest, "<<< rc=")
+			a.Output = strings.TrimSpace(body)
+			switch {
+			case !found || !ended:
+				a.Err = fmt.Errorf("the probe pod did not report (%v): %s: the attempt did not run", err, res)
+			case strings.HasPrefix(rc, "0"):
+				a.Err = nil // it read the stats: the attack succeeded
+			default:
+				a.Err = fmt.Errorf("refused (exit %s)", strings.TrimSpace(strings.SplitN(rc, "\n", 2)[0]))
+			}
+			out = append(out, a)
+		}
+	}
+	for i, fw := range t.forwards {
+		if fw == nil {
+			continue
+		}
+		anon := t.apiTLS.Clone()
+		anon.Certificates = nil
+		for who, c := range map[string]*tmmapi.Client{
+			"this host through a port-forward, in the clear":                     tmmapi.NewClient(fw.Local),
+			"this host through a port-forward, TLS without a client certificate": tmmapi.NewClient(fw.Local, tmmapi.WithTLS(anon)),
+		} {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			st, err := c.Stats(cctx)
+			cancel()
+			c.Close()
+			a := framework.APIAttempt{Who: who, TMM: TMMPod(i), Err: err}
+			if err == nil {
+				a.Output = fmt.Sprintf("stats of replica %d, config %s", st.Replica, st.Version)
+			}
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"github.com/spklab/spklab/e2e/framework"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/spklab/spklab/dataplane/tmmapi"
 	"github.com/spklab/spklab/host/frr"
+	"github.com/spklab/spklab/internal/cmdrun"
 	"github.com/spklab/spklab/spk"
 	"github.com/spklab/spklab/topology"
 )
@@ -118,6 +120,30 @@ func (t *NetnsTarget) ApplyCRs(ctx context.Context, name string, yaml []byte) er
 // RemoveCRs removes that CR file and pushes the config.
 func (t *NetnsTarget) RemoveCRs(ctx context.Context, name string, _ []byte) error {
 	return t.lab.RemoveCRFile(ctx, name+".yaml")
+}
+
+// ForeignAPIAttempts connects to each TMM's API socket as user nobody
+// (curl): only its owner, root, may (the sockets are 0600).
+func (t *NetnsTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAttempt {
+	var out []framework.APIAttempt
+	for i := range t.lab.TMMReplicas() {
+		sock, _ := strings.CutPrefix(t.lab.TMMAPI(i), "unix:")
+		res, err := cmdrun.Host().Run(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"curl", "-sS", "--max-time", "5", "--unix-socket", sock, "http://tmm/")
+		a := framework.APIAttempt{Who: "user nobody on this host, on the API's unix socket", TMM: TMMRole(i), Output: string(res), Err: err}
+		var ee *cmdrun.Error
+		if errors.As(err, &ee) {
+			a.Output += ee.Stderr
+			// curl's exit 7 is "could not connect"; any other failure
+			// (curl missing, a timeout) proves nothing either way.
+			if ee.ExitCode != 7 {
+				a.Err = nil
+				a.Output = fmt.Sprintf("the attempt did not run as meant (exit %d): %s", ee.ExitCode, a.Output)
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 var _ framework.Target = (*NetnsTarget)(nil)
