@@ -92,14 +92,20 @@ func (k *kubeBins) dir(ctx context.Context, names ...string) (string, error) {
 		key += n + "\x00"
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if d, ok := k.dirs[key]; ok {
+	d, ok := k.dirs[key]
+	k.mu.Unlock()
+	if ok {
 		return d, nil
 	}
+	// Not under the lock: images build side by side, and etcd's must not
+	// wait for a Kubernetes build (kubebin.Ensure serialises builds of
+	// one binary with file locks).
 	d, err := kubebin.Ensure(ctx, k.opts, names...)
 	if err != nil {
 		return "", err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if k.dirs == nil {
 		k.dirs = map[string]string{}
 	}
