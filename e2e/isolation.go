@@ -245,10 +245,10 @@ func sendForged(ctx context.Context, from framework.Executor, tmms []netip.Addr,
 	_, _ = from.Exec(ctx, "bash", "-c", script.String())
 }
 
-// dropsOf sums one drop reason over the TMMs (0 for a TMM that does not
-// answer: the expectation then fails on the sum).
-func dropsOf(ctx context.Context, t framework.Target, reason string) uint64 {
-	var sum uint64
+// tmmStats reads every TMM's counters (a TMM that does not answer is
+// left out: the expectations then fail on the sums).
+func tmmStats(ctx context.Context, t framework.Target) []engine.Stats {
+	var out []engine.Stats
 	for _, tmm := range t.TMMs() {
 		raw, err := tmm.Stats(ctx)
 		if err != nil {
@@ -256,8 +256,17 @@ func dropsOf(ctx context.Context, t framework.Target, reason string) uint64 {
 		}
 		var st engine.Stats
 		if json.Unmarshal(raw, &st) == nil {
-			sum += st.Drops[reason]
+			out = append(out, st)
 		}
+	}
+	return out
+}
+
+// dropsOf sums one drop reason over the TMMs.
+func dropsOf(ctx context.Context, t framework.Target, reason string) uint64 {
+	var sum uint64
+	for _, st := range tmmStats(ctx, t) {
+		sum += st.Drops[reason]
 	}
 	return sum
 }
@@ -389,15 +398,7 @@ func spoofableSources(t *topology.Topology, n int) []netip.Addr {
 // plus drops of every reason.
 func flowsSeen(ctx context.Context, t framework.Target) uint64 {
 	var sum uint64
-	for _, tmm := range t.TMMs() {
-		raw, err := tmm.Stats(ctx)
-		if err != nil {
-			continue
-		}
-		var st engine.Stats
-		if json.Unmarshal(raw, &st) != nil {
-			continue
-		}
+	for _, st := range tmmStats(ctx, t) {
 		sum += st.Flows.Inserts
 		for _, n := range st.Drops {
 			sum += n
