@@ -564,8 +564,16 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 		defer func() {
 			_, _ = t.lab.Kubectl(context.WithoutCancel(ctx), nil, "-n", "default", "delete", "pod", name, "--ignore-not-found", "--wait=false")
 		}()
+		// Run to completion, then read its log: kubectl run -i attaches
+		// after the container starts and can miss its first lines.
 		res, err := t.lab.Kubectl(ctx, nil, "-n", "default", "run", name, "--image="+t.lab.Topo.Images.TMM, "--image-pull-policy=IfNotPresent",
-			"--restart=Never", "--rm", "-i", "--quiet", "--pod-running-timeout=60s", "--command", "--", "sh", "-c", script.String())
+			"--restart=Never", "--command", "--", "sh", "-c", script.String())
+		if err == nil {
+			res, err = t.lab.Kubectl(ctx, nil, "-n", "default", "wait", "pod/"+name, "--for=jsonpath={.status.phase}=Succeeded", "--timeout=90s")
+		}
+		if err == nil {
+			res, err = t.lab.Kubectl(ctx, nil, "-n", "default", "logs", name)
+		}
 		for _, pod := range pods {
 			a := framework.APIAttempt{Who: "a pod of namespace default (spk-tmm stats in the clear)", TMM: pod}
 			_, rest, found := strings.Cut(res, ">>> "+pod+"\n")
@@ -582,8 +590,13 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 			out = append(out, a)
 		}
 	}
-	for i, fw := range t.forwards {
-		if fw == nil {
+	for i := range t.forwards {
+		// A port-forward of its own: a refused stream can take down the
+		// forward it ran through, and the suites read the TMMs through
+		// the target's.
+		fw, err := portForward(t.restCfg, ns, TMMPod(i), t.apiPort)
+		if err != nil {
+			out = append(out, framework.APIAttempt{Who: "this host through a port-forward", TMM: TMMPod(i), Err: fmt.Errorf("port-forward (%v): the attempt did not run", err)})
 			continue
 		}
 		anon := t.apiTLS.Clone()
@@ -602,6 +615,7 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 			}
 			out = append(out, a)
 		}
+		fw.Close()
 	}
 	return out
 }
