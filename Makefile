@@ -18,7 +18,7 @@ RUNTIME  ?= kind
 # Where test-kind leaves its JUnit reports (and evidence of failures).
 ARTIFACTS ?= artifacts
 
-.PHONY: all build test test-bins test-kind images kube-bins lint fuzz generate proto check-generated up down bench clean help
+.PHONY: all build test test-kind images kube-bins lint fuzz generate proto check-generated up down bench clean help
 
 all: lint test
 
@@ -37,14 +37,6 @@ test: kube-bins ## run every test (unit, golden files, fuzz seed corpora, the co
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 45m $$race || rc=1; \
 	$(GO) test -count=1 -timeout 45m $$plain || rc=1; \
 	exit $$rc
-
-# Compiles and links every test binary make test runs, with the same flags,
-# and runs none: CI does it beside test-kind at the lowest priority, so that
-# make test afterwards spends its minutes testing, not compiling.
-test-bins: ## compile make test's test binaries without running them
-	@race=$$(GO=$(GO) scripts/race-split race) && plain=$$(GO=$(GO) scripts/race-split plain) && \
-	CGO_ENABLED=1 $(GO) test -race -count=1 -exec /bin/true $$race >/dev/null && \
-	$(GO) test -count=1 -exec /bin/true $$plain >/dev/null
 
 # The control-plane tests start a real kube-apiserver and etcd (and run
 # kubectl); they are built from Go module sources once and cached under the
