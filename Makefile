@@ -87,7 +87,7 @@ up: build ## bring the lab up (RUNTIME=kind|netns); kind builds missing images f
 
 # The whole kind lab as a student runs it: up, the e2e suites (JUnit in
 # $(ARTIFACTS)), down, and up killed in the middle of each step in turn.
-test-kind: images ## the full kind lab test: spklab up/test/down and interrupted ups (root, dockerd; about 18 min)
+test-kind: images ## the full kind lab test: spklab up/test/down and interrupted ups (root, dockerd; about 19 min)
 	SPKLAB_BIN=$(abspath $(SPKLAB)) SPKLAB_ARTIFACTS=$(abspath $(ARTIFACTS)) \
 		$(GO) test -tags kinde2e -count=1 -timeout 80m -v ./e2e/kindlab/
 
