@@ -541,9 +541,10 @@ func (t *KindTarget) Lab() *Lab { return t.lab }
 
 // ForeignAPIAttempts tries each TMM's API as three who are not the
 // controller: a pod of namespace default (the NetworkPolicy should drop
-// it; spk-tmm stats in the clear from the TMM image), and through this
-// target's port-forward a client in the clear and one speaking TLS
-// without a client certificate (mutual TLS should refuse both).
+// it; spk-tmm stats in the clear from the TMM image, in a pod that runs to
+// completion), and through a port-forward of its own a client in the
+// clear and one speaking TLS without a client certificate (mutual TLS
+// should refuse both).
 func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAttempt {
 	ns := t.lab.Topo.SPK.Namespace
 	var out []framework.APIAttempt
