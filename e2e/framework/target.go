@@ -64,9 +64,12 @@ type Target interface {
 }
 
 // APIAttempt is one try at a TMM's API by someone who is not the
-// controller. Err nil means it got in: the attack succeeded.
+// controller. An attempt that Ran with Err nil got in: the attack
+// succeeded. One that did not run (no pod IP, no port-forward, a probe
+// that never reported) proves nothing, and Err says why.
 type APIAttempt struct {
 	Who, TMM string
+	Ran      bool
 	Output   string
 	Err      error
 }

@@ -165,12 +165,12 @@ func Check(id Identity, now time.Time, margin time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", KeyFile, err)
 	}
-	pub, ok := key.(*ecdsa.PrivateKey)
+	priv, ok := key.(*ecdsa.PrivateKey)
 	if !ok {
 		return fmt.Errorf("%s: not an ECDSA key", KeyFile)
 	}
 	certPub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	if !ok || !certPub.Equal(&pub.PublicKey) {
+	if !ok || !certPub.Equal(&priv.PublicKey) {
 		return errors.New(CertFile + " and " + KeyFile + " do not match")
 	}
 	roots := x509.NewCertPool()

@@ -134,8 +134,7 @@ func tmmAPIClientTLS(ctx context.Context, core kubernetes.Interface, namespace s
 	if err != nil {
 		return nil, fmt.Errorf("the TMM API's client identity: %w", err)
 	}
-	id := apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}
-	cfg, err := apicerts.ClientConfig(id, spkchart.TMMAPIServerName(namespace))
+	cfg, err := apicerts.ClientConfig(spkchart.SecretIdentity(s), spkchart.TMMAPIServerName(namespace))
 	if err != nil {
 		return nil, fmt.Errorf("Secret %s/%s: %w", namespace, spkchart.TMMAPIClientSecret, err)
 	}
@@ -554,7 +553,7 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 		pod := TMMPod(i)
 		p, err := t.core.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
 		if err != nil || p.Status.PodIP == "" {
-			out = append(out, framework.APIAttempt{Who: "a pod of namespace default", TMM: pod, Err: fmt.Errorf("no pod IP to try (%v): the attempt did not run", err)})
+			out = append(out, framework.APIAttempt{Who: "a pod of namespace default", TMM: pod, Err: fmt.Errorf("no pod IP to try: %v", err)})
 			continue
 		}
 		pods = append(pods, pod)
@@ -576,13 +575,13 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 			res, err = t.lab.Kubectl(ctx, nil, "-n", "default", "logs", name)
 		}
 		for _, pod := range pods {
-			a := framework.APIAttempt{Who: "a pod of namespace default (spk-tmm stats in the clear)", TMM: pod}
+			a := framework.APIAttempt{Who: "a pod of namespace default (spk-tmm stats in the clear)", TMM: pod, Ran: true}
 			_, rest, found := strings.Cut(res, ">>> "+pod+"\n")
 			body, rc, ended := strings.Cut(rest, "<<< rc=")
 			a.Output = strings.TrimSpace(body)
 			switch {
 			case !found || !ended:
-				a.Err = fmt.Errorf("the probe pod did not report (%v): %s: the attempt did not run", err, res)
+				a.Ran, a.Err = false, fmt.Errorf("the probe pod did not report (%v): %s", err, res)
 			case strings.HasPrefix(rc, "0"):
 				a.Err = nil // it read the stats: the attack succeeded
 			default:
@@ -597,7 +596,7 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 		// the target's.
 		fw, err := portForward(t.restCfg, ns, TMMPod(i), t.apiPort)
 		if err != nil {
-			out = append(out, framework.APIAttempt{Who: "this host through a port-forward", TMM: TMMPod(i), Err: fmt.Errorf("port-forward (%v): the attempt did not run", err)})
+			out = append(out, framework.APIAttempt{Who: "this host through a port-forward", TMM: TMMPod(i), Err: fmt.Errorf("port-forward: %w", err)})
 			continue
 		}
 		anon := t.apiTLS.Clone()
@@ -610,7 +609,7 @@ func (t *KindTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtte
 			st, err := c.Stats(cctx)
 			cancel()
 			c.Close()
-			a := framework.APIAttempt{Who: who, TMM: TMMPod(i), Err: err}
+			a := framework.APIAttempt{Who: who, TMM: TMMPod(i), Ran: true, Err: err}
 			if err == nil {
 				a.Output = fmt.Sprintf("stats of replica %d, config %s", st.Replica, st.Version)
 			}

@@ -130,15 +130,19 @@ func (t *NetnsTarget) ForeignAPIAttempts(ctx context.Context) []framework.APIAtt
 		sock, _ := strings.CutPrefix(t.lab.TMMAPI(i), "unix:")
 		res, err := cmdrun.Host().Run(ctx, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
 			"curl", "-sS", "--max-time", "5", "--unix-socket", sock, "http://tmm/")
-		a := framework.APIAttempt{Who: "user nobody on this host, on the API's unix socket", TMM: TMMRole(i), Output: string(res), Err: err}
+		a := framework.APIAttempt{Who: "user nobody on this host, on the API's unix socket", TMM: TMMRole(i), Ran: true, Output: string(res), Err: err}
 		var ee *cmdrun.Error
 		if errors.As(err, &ee) {
 			a.Output += ee.Stderr
-			// curl's exit 7 is "could not connect"; any other failure
-			// (curl missing, a timeout) proves nothing either way.
-			if ee.ExitCode != 7 {
+			// curl's exit 7 is "could not connect". Any other exit means it
+			// connected (and spoke HTTP/1.1 to a gRPC server, which fails
+			// later) — a breach — or that curl did not run as meant (-1:
+			// not found): either way the attempt did not show a refusal.
+			switch {
+			case ee.ExitCode < 0:
+				a.Ran = false
+			case ee.ExitCode != 7:
 				a.Err = nil
-				a.Output = fmt.Sprintf("the attempt did not run as meant (exit %d): %s", ee.ExitCode, a.Output)
 			}
 		}
 		out = append(out, a)

@@ -64,7 +64,7 @@ func (c *Client) ensureAPITLS(ctx context.Context) (string, error) {
 		if err != nil {
 			return apicerts.Identity{}, nil, fmt.Errorf("reading Secret %s/%s: %w", ns, name, err)
 		}
-		return apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}, s, nil
+		return SecretIdentity(s), s, nil
 	}
 	server, serverSecret, err := read(TMMAPIServerSecret)
 	if err != nil {
@@ -76,14 +76,13 @@ func (c *Client) ensureAPITLS(ctx context.Context) (string, error) {
 	}
 	now := time.Now()
 	why := ""
-	switch {
-	case serverSecret == nil || clientSecret == nil:
+	if serverSecret == nil || clientSecret == nil {
 		why = "missing"
-	case apicerts.Check(server, now, apiTLSRenewBefore) != nil:
-		why = "server certificate: " + apicerts.Check(server, now, apiTLSRenewBefore).Error()
-	case apicerts.Check(client, now, apiTLSRenewBefore) != nil:
-		why = "client certificate: " + apicerts.Check(client, now, apiTLSRenewBefore).Error()
-	case !apicerts.SameCA(server, client):
+	} else if err := apicerts.Check(server, now, apiTLSRenewBefore); err != nil {
+		why = "Secret " + TMMAPIServerSecret + ": " + err.Error()
+	} else if err := apicerts.Check(client, now, apiTLSRenewBefore); err != nil {
+		why = "Secret " + TMMAPIClientSecret + ": " + err.Error()
+	} else if !apicerts.SameCA(server, client) {
 		why = "the server and client certificates have different CAs"
 	}
 	if why == "" {
@@ -130,6 +129,12 @@ func (c *Client) removeAPITLS(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// SecretIdentity is the TLS identity a Secret holds under apicerts'
+// file names (what the chart mounts).
+func SecretIdentity(s *corev1.Secret) apicerts.Identity {
+	return apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}
 }
 
 func fingerprint(caPEM []byte) string {

@@ -333,7 +333,7 @@ func TestReleaseAPICertificates(t *testing.T) {
 			if s.Type != corev1.SecretTypeTLS {
 				t.Errorf("Secret %s has type %s", name, s.Type)
 			}
-			ids[i] = apicerts.Identity{CA: s.Data[apicerts.CAFile], Cert: s.Data[apicerts.CertFile], Key: s.Data[apicerts.KeyFile]}
+			ids[i] = SecretIdentity(&s)
 			versions += s.ResourceVersion + " "
 		}
 		return ids[0], ids[1], versions
